@@ -1,0 +1,89 @@
+/**
+ * Graph calls, written against the part of the onnxruntime API that onnxruntime-web and onnxruntime-node share,
+ * so the browser worker and the node golden-replay test run the very same code.
+ *
+ * Generator step graph (manifest.generator): sample (B,3,S,S), sigma (B), sigma_next (B), class_weights (B,13),
+ * guidance_scale (1) -> next_sample (B,3,S,S), pred_x0 (B,3,S,S). Classifier: image (B,3,S,S) -> logits (B,13).
+ */
+import type { GeneratorSection, Manifest, TensorSpec } from './manifest';
+import { CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, GENERATOR_INPUTS, GENERATOR_OUTPUTS } from './manifest';
+import { WorkerError } from './protocol';
+import type { StepFn } from './sampler';
+
+export interface OrtTensorLike {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+
+export interface OrtSessionLike {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>>;
+}
+
+export interface OrtLike {
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensorLike;
+}
+
+/** Throw WorkerError('model') when a session's names differ from what the manifest says. */
+export function checkSession(session: OrtSessionLike, inputs: TensorSpec[], outputs: TensorSpec[], label: string): void {
+  const want = (specs: TensorSpec[]) => specs.map((s) => s.name).sort().join(', ');
+  const have = (names: readonly string[]) => [...names].sort().join(', ');
+  if (want(inputs) !== have(session.inputNames) || want(outputs) !== have(session.outputNames)) {
+    throw new WorkerError('model', `the ${label} graph has inputs [${have(session.inputNames)}] and outputs `
+      + `[${have(session.outputNames)}], but manifest.json lists [${want(inputs)}] and [${want(outputs)}]`);
+  }
+}
+
+function output(result: Record<string, OrtTensorLike>, name: string): Float32Array {
+  const t = result[name];
+  if (!t || !(t.data instanceof Float32Array)) throw new WorkerError('model', `the graph returned no float32 "${name}"`);
+  return t.data;
+}
+
+/** Image tensor length for a batch: B*3*S*S. */
+export function imageLength(g: GeneratorSection, batch = 1): number {
+  return batch * g.channels * g.image_size * g.image_size;
+}
+
+/**
+ * A StepFn for a batch of `batch` images sharing `weights` ((B*slots) row-major) and `guidance`.
+ * The guidance scale goes into the graph; it is never applied here.
+ */
+export function generatorStep(ort: OrtLike, session: OrtSessionLike, m: Manifest, weights: Float32Array,
+  guidance: number, batch = 1): StepFn {
+  const g = m.generator;
+  const slots = m.null_id + 1;
+  if (weights.length !== batch * slots) {
+    throw new RangeError(`class weights have ${weights.length} values, expected ${batch} x ${slots}`);
+  }
+  const [sample, sigmaName, sigmaNextName, weightsName, guidanceName] = GENERATOR_INPUTS;
+  const [nextName, predName] = GENERATOR_OUTPUTS;
+  const imageDims = [batch, g.channels, g.image_size, g.image_size];
+  const w = new ort.Tensor('float32', weights, [batch, slots]);
+  const gs = new ort.Tensor('float32', Float32Array.of(guidance), [1]);
+  return async (x, sigma, sigmaNext) => {
+    if (x.length !== imageLength(g, batch)) {
+      throw new RangeError(`sample has ${x.length} values, expected ${imageLength(g, batch)}`);
+    }
+    const result = await session.run({
+      [sample]: new ort.Tensor('float32', x, imageDims),
+      [sigmaName]: new ort.Tensor('float32', new Float32Array(batch).fill(sigma), [batch]),
+      [sigmaNextName]: new ort.Tensor('float32', new Float32Array(batch).fill(sigmaNext), [batch]),
+      [weightsName]: w,
+      [guidanceName]: gs,
+    });
+    return { next: output(result, nextName), predX0: output(result, predName) };
+  };
+}
+
+/** Raw logits (B*labels) for already-normalised classifier input (B,3,S,S). */
+export async function classifierLogits(ort: OrtLike, session: OrtSessionLike, m: Manifest, input: Float32Array,
+  batch = 1): Promise<Float32Array> {
+  const c = m.classifier;
+  if (!c) throw new WorkerError('model', 'this export has no classifier graph');
+  const s = c.image_size;
+  if (input.length !== batch * 3 * s * s) throw new RangeError(`classifier input has ${input.length} values, expected ${batch}x3x${s}x${s}`);
+  const result = await session.run({ [CLASSIFIER_INPUTS[0]]: new ort.Tensor('float32', input, [batch, 3, s, s]) });
+  return output(result, CLASSIFIER_OUTPUTS[0]);
+}

@@ -1,0 +1,147 @@
+/**
+ * The export manifest (`public/models/manifest.json`, written by `python export.py`): the one source of
+ * breeds, ids, sizes, normalisation, schedules, graph files and their sha256. Nothing here retypes those
+ * facts; this module only describes the JSON's shape and refuses a manifest that does not have it.
+ * Schema: docs/ARCHITECTURE.md, "Manifest".
+ */
+
+export interface TensorSpec {
+  name: string;
+  shape: (number | string)[];
+  dtype: string;
+}
+
+export interface GraphVariant {
+  file: string;
+  sha256: string;
+  bytes: number;
+  error?: Record<string, number>;
+}
+
+interface GraphSection {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  variants: Record<string, GraphVariant>;
+  default_variant: string;
+}
+
+export interface GeneratorSection extends GraphSection {
+  image_size: number;
+  channels: number;
+  layout: string;
+  pixel_range: [number, number];
+  prediction_type: string;
+  scheduler: { name: string; shift: number; num_train_timesteps: number; sigmas: Record<string, number[]> };
+  defaults: { num_inference_steps: number; guidance_scale: number };
+}
+
+export interface ClassifierSection extends GraphSection {
+  labels: string[];
+  other_id: number;
+  image_size: number;
+  mean: number[];
+  std: number[];
+  crop: string;
+  resize: string;
+  temperature: number;
+  unsure_threshold: number;
+}
+
+export interface Manifest {
+  format: string;
+  version: number;
+  weights: { name: string; trained_on?: string; source?: string; [key: string]: unknown };
+  breeds: string[];
+  null_id: number;
+  generator: GeneratorSection;
+  classifier?: ClassifierSection;
+  golden?: string;
+  /** Optional small PNGs, one per breed: a list in breed-id order or a map breed name -> file. */
+  thumbnails?: string[] | Record<string, string>;
+}
+
+export type GraphKind = 'generator' | 'classifier';
+
+/** The generator step graph's inputs and outputs, by the names the export contract gives them. */
+export const GENERATOR_INPUTS = ['sample', 'sigma', 'sigma_next', 'class_weights', 'guidance_scale'] as const;
+export const GENERATOR_OUTPUTS = ['next_sample', 'pred_x0'] as const;
+export const CLASSIFIER_INPUTS = ['image'] as const;
+export const CLASSIFIER_OUTPUTS = ['logits'] as const;
+
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+function need(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new ManifestError(`manifest.json is not a tiny-cats export: ${what}. Re-run python export.py.`);
+}
+
+function checkGraph(section: GraphSection, label: string, inputs: readonly string[], outputs: readonly string[]): void {
+  need(Array.isArray(section.inputs) && Array.isArray(section.outputs), `${label}.inputs/outputs missing`);
+  for (const name of inputs) {
+    need(section.inputs.some((t) => t.name === name),
+      `${label} has no input "${name}" (has ${section.inputs.map((t) => t.name).join(', ')})`);
+  }
+  for (const name of outputs) {
+    need(section.outputs.some((t) => t.name === name),
+      `${label} has no output "${name}" (has ${section.outputs.map((t) => t.name).join(', ')})`);
+  }
+  need(section.variants && typeof section.variants === 'object', `${label}.variants missing`);
+  need(section.default_variant in section.variants,
+    `${label}.default_variant "${section.default_variant}" is not one of ${Object.keys(section.variants).join(', ')}`);
+  for (const [key, v] of Object.entries(section.variants)) {
+    need(typeof v.file === 'string' && /^[0-9a-f]{64}$/.test(v.sha256) && Number.isInteger(v.bytes),
+      `${label}.variants.${key} needs file, sha256 (64 hex) and bytes`);
+  }
+}
+
+/** Validate parsed JSON as a manifest; throws ManifestError naming the missing or bad field. */
+export function parseManifest(json: unknown): Manifest {
+  need(json && typeof json === 'object', 'not a JSON object');
+  const m = json as Manifest;
+  need(m.format === 'tiny-cats-onnx', `format is ${JSON.stringify(m.format)}, expected "tiny-cats-onnx"`);
+  need(m.version === 1, `version ${String(m.version)} is not supported (this client reads version 1)`);
+  need(Array.isArray(m.breeds) && m.breeds.length > 0, 'breeds missing');
+  need(Number.isInteger(m.null_id) && m.null_id === m.breeds.length,
+    `null_id ${String(m.null_id)} should be the slot after the ${m.breeds.length} breeds`);
+  need(m.weights && typeof m.weights.name === 'string', 'weights.name missing');
+  const g = m.generator;
+  need(g && Number.isInteger(g.image_size) && g.channels === 3, 'generator.image_size/channels missing');
+  need(g.scheduler && g.scheduler.sigmas && Object.keys(g.scheduler.sigmas).length > 0, 'generator.scheduler.sigmas missing');
+  need(g.defaults && Number.isInteger(g.defaults.num_inference_steps), 'generator.defaults missing');
+  checkGraph(g, 'generator', GENERATOR_INPUTS, GENERATOR_OUTPUTS);
+  if (m.classifier) {
+    const c = m.classifier;
+    need(Array.isArray(c.labels) && c.labels.length === m.breeds.length + 1, 'classifier.labels should be the breeds + "other"');
+    need(c.mean?.length === 3 && c.std?.length === 3, 'classifier.mean/std need 3 values');
+    need(typeof c.temperature === 'number' && c.temperature > 0, 'classifier.temperature must be positive');
+    checkGraph(c, 'classifier', CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS);
+  }
+  return m;
+}
+
+/** The step counts the export wrote exact sigmas for, ascending. */
+export function exportedStepCounts(m: Manifest): number[] {
+  return Object.keys(m.generator.scheduler.sigmas).map(Number).sort((a, b) => a - b);
+}
+
+/** The chosen variant of a graph; throws naming the variants that exist. */
+export function graphVariant(m: Manifest, kind: GraphKind, variant?: string): { key: string; spec: GraphVariant } {
+  const section = m[kind];
+  if (!section) throw new ManifestError(`this export has no ${kind} graph`);
+  const key = variant ?? section.default_variant;
+  const spec = section.variants[key];
+  if (!spec) {
+    throw new Error(`unknown ${kind} variant "${key}": this export has ${Object.keys(section.variants).join(', ')}`);
+  }
+  return { key, spec };
+}
+
+/** Thumbnail file of each breed (in breed-id order), or null when the export shipped none. */
+export function thumbnailFiles(m: Manifest): string[] | null {
+  const t = m.thumbnails;
+  if (!t) return null;
+  const files = Array.isArray(t) ? t : m.breeds.map((b) => t[b]);
+  if (files.length !== m.breeds.length || files.some((f) => typeof f !== 'string')) return null;
+  return files as string[];
+}

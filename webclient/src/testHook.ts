@@ -1,0 +1,48 @@
+/**
+ * window.__cats, installed only with ?testhook=1: the end-to-end tests and the browser benchmark drive and read
+ * the page through the same hook actions the buttons call (no second code path to the models).
+ */
+import type { CatsApi, RunStats } from './hooks/useCats';
+
+export interface TestHook {
+  /** Noise (CHW float32 values) the next generations start from; null returns to seeded browser noise. */
+  setNoise(values: number[] | null): void;
+  state(): {
+    status: string; provider: string | null; threads: number | null; loadMs: number | null; fromCache: boolean | null;
+    busy: string | null; loadError: string | null; runError: string | null; classifyError: string | null;
+  };
+  lastImage(): number[] | null;
+  lastStats(): RunStats | null;
+  lastClassification(): { verdict: string; probabilities: Record<string, number>; input: number[] } | null;
+  generate(o: { breed?: number; blend?: number[]; steps: number; guidance: number; seed: number }):
+    Promise<{ image: number[]; stats: RunStats } | null>;
+}
+
+declare global {
+  interface Window { __cats?: TestHook }
+}
+
+export function installTestHook(api: () => CatsApi): void {
+  window.__cats = {
+    setNoise: (values) => api().setNoiseOverride(values ? Float32Array.from(values) : null),
+    state: () => {
+      const a = api();
+      return {
+        status: a.load.status, provider: a.load.info?.provider ?? null, threads: a.load.info?.threads ?? null,
+        loadMs: a.load.info?.loadMs ?? null, fromCache: a.load.info?.fromCache ?? null, busy: a.busy,
+        loadError: a.load.error?.message ?? null, runError: a.runError, classifyError: a.classifyError,
+      };
+    },
+    lastImage: () => { const r = api().result; return r ? Array.from(r.image) : null; },
+    lastStats: () => api().stats,
+    lastClassification: () => {
+      const c = api().classification;
+      return c ? { verdict: c.result.verdict, probabilities: c.result.probabilities, input: Array.from(c.input) } : null;
+    },
+    generate: async (o) => {
+      const selection = o.blend ? { kind: 'blend' as const, weights: o.blend } : { kind: 'breed' as const, breed: o.breed ?? 0 };
+      const r = await api().generate({ selection, steps: o.steps, guidance: o.guidance, seed: o.seed });
+      return r ? { image: Array.from(r.image), stats: r.stats } : null;
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The model worker: owns the manifest, the downloaded graphs and the onnxruntime-web sessions. It answers the
+ * requests of src/lib/protocol.ts one at a time (a queue; cancel is handled at once), never leaving a request
+ * without a final message.
+ */
+import type { InferenceSession } from 'onnxruntime-web';
+import { classify } from '../lib/classify';
+import { classifierLogits, checkSession, generatorStep, imageLength } from '../lib/engine';
+import { graphVariant, parseManifest, ManifestError, type Manifest, type GraphKind } from '../lib/manifest';
+import { fetchVerified } from '../lib/modelStore';
+import {
+  isWorkerRequest, toErrorResponse, transferables, WorkerError, type WorkerRequest, type WorkerResponse,
+} from '../lib/protocol';
+import { gaussianNoise } from '../lib/rng';
+import { initialSample, runSampler, type StepEvent } from '../lib/sampler';
+import { sigmasFor, transferSigmas } from '../lib/schedule';
+import { toClassifierTensor, toModelTensor } from '../lib/tensor';
+import { decodeImage } from './decode';
+import { chooseProvider, wasmThreads } from './providers';
+
+type Ort = typeof import('onnxruntime-web');
+interface Sessions { ort: Ort; generator: InferenceSession; classifier: InferenceSession | null }
+
+let manifest: Manifest | null = null;
+let sessions: Sessions | null = null;
+let wasmOrt: Promise<Ort> | null = null;
+const cancelled = new Set<number>();
+let queue: Promise<void> = Promise.resolve();
+
+function post(msg: WorkerResponse): void {
+  (self as unknown as Worker).postMessage(msg, transferables(msg));
+}
+
+function ready(): { m: Manifest; s: Sessions } {
+  if (!manifest || !sessions) throw new WorkerError('internal', 'the models are not loaded yet');
+  return { m: manifest, s: sessions };
+}
+
+async function createSessions(ort: Ort, bytes: Record<GraphKind, Uint8Array | null>, ep: 'wasm' | 'webgpu'): Promise<Sessions> {
+  const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all' };
+  const create = async (b: Uint8Array, label: string) => {
+    try {
+      return await ort.InferenceSession.create(b, options);
+    } catch (err) {
+      throw new WorkerError('model', `the ${label} graph did not load on ${ep}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const generator = await create(bytes.generator as Uint8Array, 'generator');
+  const classifier = bytes.classifier ? await create(bytes.classifier, 'classifier') : null;
+  return { ort, generator, classifier };
+}
+
+async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
+  const t0 = performance.now();
+  const manifestUrl = new URL('manifest.json', req.baseUrl).href;
+  let res: Response;
+  try {
+    res = await fetch(manifestUrl, { cache: 'no-cache' });
+  } catch (err) {
+    throw new WorkerError('download', `could not download manifest.json: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!res.ok) {
+    throw new WorkerError('manifest', `no model manifest at ${manifestUrl} (HTTP ${res.status}): run python export.py `
+      + '--model <pipeline-dir> --out webclient/public/models');
+  }
+  const m = parseManifest(await res.json().catch(() => { throw new ManifestError('manifest.json is not valid JSON'); }));
+  post({ type: 'manifest', id: req.id, manifest: m });
+
+  const gen = graphVariant(m, 'generator', req.generatorVariant);
+  const cls = m.classifier ? graphVariant(m, 'classifier', req.classifierVariant) : null;
+  let fromCache = true;
+  const download = async (file: string, spec: { sha256: string; bytes: number }) => {
+    const r = await fetchVerified(new URL(file, req.baseUrl).href, file, spec, (loaded, total, hit) => {
+      post({ type: 'progress', id: req.id, file, loaded, total, fromCache: hit });
+    });
+    fromCache &&= r.fromCache;
+    return r.bytes;
+  };
+  const bytes = {
+    generator: await download(gen.spec.file, gen.spec),
+    classifier: cls ? await download(cls.spec.file, cls.spec) : null,
+  };
+
+  const isolated = self.crossOriginIsolated;
+  const threads = wasmThreads(isolated, navigator.hardwareConcurrency || 1, req.threads);
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const chosen = await chooseProvider(req.provider, {
+    requestAdapter: gpu ? () => gpu.requestAdapter() : null,
+    webgpu: async () => createSessions(await import('onnxruntime-web/webgpu'), bytes, 'webgpu'),
+    wasm: async () => {
+      wasmOrt ??= import('onnxruntime-web/wasm').then((ort) => {
+        ort.env.wasm.numThreads = threads; // fixed once per worker: the hook restarts the worker to change it
+        return ort;
+      });
+      return createSessions(await wasmOrt, bytes, 'wasm');
+    },
+  });
+  const s = chosen.value;
+  checkSession(s.generator, m.generator.inputs, m.generator.outputs, 'generator');
+  if (s.classifier && m.classifier) checkSession(s.classifier, m.classifier.inputs, m.classifier.outputs, 'classifier');
+  manifest = m;
+  sessions = s;
+  post({
+    type: 'loaded', id: req.id, provider: chosen.provider, threads: chosen.provider === 'wasm' ? s.ort.env.wasm.numThreads ?? threads : 1,
+    crossOriginIsolated: isolated, loadMs: performance.now() - t0, generatorVariant: gen.key,
+    classifierVariant: cls?.key ?? null, fallbackReason: chosen.fallbackReason, fromCache,
+  });
+}
+
+function checkWeights(m: Manifest, weights: number[]): Float32Array {
+  if (weights.length !== m.null_id + 1) {
+    throw new WorkerError('input', `class weights need ${m.null_id + 1} values, got ${weights.length}`);
+  }
+  return Float32Array.from(weights);
+}
+
+async function generate(req: Extract<WorkerRequest, { type: 'generate' | 'restyle' }>): Promise<void> {
+  const t0 = performance.now();
+  const { m, s } = ready();
+  const n = imageLength(m.generator);
+  const noise = req.noise ?? gaussianNoise(n, req.seed);
+  if (noise.length !== n) throw new WorkerError('input', `noise has ${noise.length} values, expected ${n}`);
+  const full = sigmasFor(m, req.steps);
+  let sigmas = full;
+  let image: Float32Array | undefined;
+  if (req.type === 'restyle') {
+    image = toModelTensor(await decodeImage(req.image), m.generator.image_size);
+    sigmas = transferSigmas(full, req.strength);
+  }
+  const step = generatorStep(s.ort, s.generator, m, checkWeights(m, req.weights), req.guidance);
+  const { image: out, stepMs } = await runSampler({
+    init: initialSample(noise, sigmas, image),
+    sigmas,
+    step,
+    isCancelled: () => cancelled.has(req.id),
+    onStep: (e: StepEvent) => post({
+      type: 'step', id: req.id, index: e.index, total: e.total, ms: e.ms, sample: e.sample.slice(), predX0: e.predX0.slice(),
+    }),
+  });
+  post({ type: 'generated', id: req.id, image: out.slice(), stepMs, totalMs: performance.now() - t0, seed: req.seed });
+}
+
+async function classifyImage(req: Extract<WorkerRequest, { type: 'classify' }>): Promise<void> {
+  const t0 = performance.now();
+  const { m, s } = ready();
+  const c = m.classifier;
+  if (!c || !s.classifier) throw new WorkerError('model', 'this export has no classifier graph');
+  const input = toClassifierTensor(await decodeImage(req.image), c.image_size, c.mean, c.std);
+  const logits = await classifierLogits(s.ort, s.classifier, m, input);
+  post({ type: 'classified', id: req.id, result: classify(logits, c), ms: performance.now() - t0, input });
+}
+
+/** One small picture per breed, generated in one batch (used when the export ships no thumbnails). */
+async function thumbnails(req: Extract<WorkerRequest, { type: 'thumbnails' }>): Promise<void> {
+  const { m, s } = ready();
+  const b = m.breeds.length;
+  const slots = m.null_id + 1;
+  const weights = new Float32Array(b * slots);
+  for (let i = 0; i < b; i++) weights[i * slots + i] = 1;
+  const step = generatorStep(s.ort, s.generator, m, weights, m.generator.defaults.guidance_scale, b);
+  const n = imageLength(m.generator);
+  const { image } = await runSampler({
+    init: gaussianNoise(n * b, req.seed), sigmas: sigmasFor(m, req.steps), step, isCancelled: () => cancelled.has(req.id),
+  });
+  post({ type: 'thumbnails', id: req.id, images: Array.from({ length: b }, (_, i) => image.slice(i * n, (i + 1) * n)) });
+}
+
+async function handle(req: WorkerRequest): Promise<void> {
+  switch (req.type) {
+    case 'load': return load(req);
+    case 'generate':
+    case 'restyle': return generate(req);
+    case 'classify': return classifyImage(req);
+    case 'thumbnails': return thumbnails(req);
+    case 'cancel': return undefined;
+  }
+}
+
+self.addEventListener('message', (event: MessageEvent) => {
+  const req: unknown = event.data;
+  if (!isWorkerRequest(req)) {
+    post({ type: 'error', id: -1, code: 'internal', message: `malformed request: ${JSON.stringify(req)}` });
+    return;
+  }
+  if (req.type === 'cancel') {
+    cancelled.add(req.target);
+    return;
+  }
+  queue = queue.then(async () => {
+    try {
+      if (cancelled.has(req.id)) throw new WorkerError('cancelled', 'stopped before it started');
+      await handle(req);
+    } catch (err) {
+      post(toErrorResponse(req.id, err instanceof ManifestError ? new WorkerError('manifest', err.message) : err));
+    } finally {
+      cancelled.delete(req.id);
+    }
+  });
+});

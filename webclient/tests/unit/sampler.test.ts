@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { classWeights } from '../../src/lib/conditioning';
+import type { Manifest } from '../../src/lib/manifest';
+import { gaussianNoise } from '../../src/lib/rng';
+import { CancelledError, initialSample, runSampler, type StepFn } from '../../src/lib/sampler';
+import { flowSigmas, transferSigmas } from '../../src/lib/schedule';
+
+/** An exact "graph": the clean image is `target`, so v = (x - target) / sigma and Euler lands on target. */
+function exactStep(target: Float32Array, calls: [number, number][]): StepFn {
+  return async (x, sigma, sigmaNext) => {
+    calls.push([sigma, sigmaNext]);
+    const v = x.map((xi, i) => (xi - (target[i] as number)) / sigma);
+    return { next: x.map((xi, i) => xi + (sigmaNext - sigma) * (v[i] as number)), predX0: x.map((xi, i) => xi - sigma * (v[i] as number)) };
+  };
+}
+
+describe('runSampler', () => {
+  it('calls the graph once per step with consecutive sigma pairs and reaches the clean image', async () => {
+    const target = Float32Array.of(0.5, -0.25, 0.75);
+    const calls: [number, number][] = [];
+    const sigmas = flowSigmas(8);
+    const events: number[] = [];
+    const { image, stepMs } = await runSampler({
+      init: gaussianNoise(3, 7), sigmas, step: exactStep(target, calls), onStep: (e) => events.push(e.index),
+    });
+    expect(calls).toHaveLength(8);
+    calls.forEach(([s, n], i) => { expect(s).toBe(sigmas[i]); expect(n).toBe(sigmas[i + 1]); });
+    expect(events).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(stepMs).toHaveLength(8);
+    Array.from(image).forEach((v, i) => expect(v).toBeCloseTo(target[i] as number, 5));
+  });
+
+  it('restyle starts from (1 - s0) * image + s0 * noise and runs only the tail', async () => {
+    const image = Float32Array.of(0.2, -0.4);
+    const noise = Float32Array.of(1, -1);
+    const tail = transferSigmas(flowSigmas(10), 0.6);
+    const s0 = tail[0] as number;
+    const init = initialSample(noise, tail, image);
+    expect(init[0]).toBeCloseTo((1 - s0) * 0.2 + s0 * 1, 6);
+    expect(init[1]).toBeCloseTo((1 - s0) * -0.4 - s0, 6);
+    const calls: [number, number][] = [];
+    await runSampler({ init, sigmas: tail, step: exactStep(image, calls) });
+    expect(calls).toHaveLength(6);
+    expect(Array.from(initialSample(noise, flowSigmas(4)))).toEqual([1, -1]); // generate: pure noise
+    expect(() => initialSample(noise, tail, Float32Array.of(1))).toThrow(/image has 1 values but the noise has 2/);
+  });
+
+  it('strength 0 runs no step and returns the image', async () => {
+    const image = Float32Array.of(0.1, 0.2);
+    const calls: [number, number][] = [];
+    const tail = transferSigmas(flowSigmas(20), 0);
+    const { image: out } = await runSampler({ init: initialSample(Float32Array.of(9, 9), tail, image), sigmas: tail, step: exactStep(image, calls) });
+    expect(calls).toHaveLength(0);
+    expect(Array.from(out)).toEqual(Array.from(image));
+  });
+
+  it('stops between steps when cancelled', async () => {
+    const calls: [number, number][] = [];
+    let n = 0;
+    const run = runSampler({ init: new Float32Array(2), sigmas: flowSigmas(10), step: exactStep(new Float32Array(2), calls), isCancelled: () => n++ >= 3 });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    expect(calls).toHaveLength(3);
+  });
+});
+
+describe('seeded noise', () => {
+  it('is reproducible per seed, differs across seeds and is standard normal', () => {
+    expect(Array.from(gaussianNoise(11, 42))).toEqual(Array.from(gaussianNoise(11, 42)));
+    expect(Array.from(gaussianNoise(11, 42))).not.toEqual(Array.from(gaussianNoise(11, 43)));
+    const x = gaussianNoise(100_000, 1);
+    const mean = x.reduce((a, b) => a + b, 0) / x.length;
+    const sd = Math.sqrt(x.reduce((a, b) => a + (b - mean) ** 2, 0) / x.length);
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(Math.abs(sd - 1)).toBeLessThan(0.02);
+    expect(x.every(Number.isFinite)).toBe(true);
+    expect(() => gaussianNoise(4, -1)).toThrow(/seed must be an integer in 0..4294967295, got -1/);
+  });
+});
+
+describe('classWeights', () => {
+  const m = { breeds: ['A', 'B', 'C'], null_id: 3 } as unknown as Manifest;
+  it('one-hot for a breed, never touching the null slot', () => {
+    expect(Array.from(classWeights(m, { kind: 'breed', breed: 2 }))).toEqual([0, 0, 1, 0]);
+    expect(() => classWeights(m, { kind: 'breed', breed: 3 })).toThrow(/breed id 3 is out of range: valid ids are 0..2/);
+  });
+  it('a blend is normalised to sum 1 and bad blends are refused', () => {
+    expect(Array.from(classWeights(m, { kind: 'blend', weights: [1, 3, 0] }))).toEqual([0.25, 0.75, 0, 0]);
+    expect(() => classWeights(m, { kind: 'blend', weights: [0, 0, 0] })).toThrow(/at least one breed/);
+    expect(() => classWeights(m, { kind: 'blend', weights: [1, -1, 0] })).toThrow(/weight for B must be >= 0, got -1/);
+    expect(() => classWeights(m, { kind: 'blend', weights: [1] })).toThrow(/needs 3 weights, got 1/);
+  });
+});

@@ -1,0 +1,121 @@
+"""The in-memory dataset every source returns, and the on-disk array cache behind it.
+
+Every source (SynthCats, Oxford-IIIT Pet, an image folder) ends as one uint8 array of the whole
+split, so a training step indexes memory instead of decoding JPEGs. The array is cached as one
+compressed ``.npz`` file, written atomically (temporary file + ``os.replace``) so a killed run
+never leaves a half-written cache that a later run trusts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from cats.breeds import BREEDS, CLASSIFIER_LABELS
+
+CACHE_ENV = "TINY_CATS_CACHE"  # overrides the default cache root, e.g. a Modal volume
+
+
+def default_root() -> Path:
+    """``$TINY_CATS_CACHE`` or ``~/.cache/tiny-cats``: where datasets and their caches live."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tiny-cats")
+
+
+def class_names_for(include_other: bool) -> tuple[str, ...]:
+    """The 12 breed names, plus "other" (id 12) when the classifier's extra class is wanted."""
+    return CLASSIFIER_LABELS if include_other else BREEDS
+
+
+def uint8_to_model(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (..., 3, H, W) in [0, 255] -> float32 in [-1, 1] (DESIGN.md pixel convention)."""
+    return images.to(torch.float32).div(127.5).sub(1.0)
+
+
+class ArrayDataset(Dataset):
+    """A whole split held in memory.
+
+    Attributes:
+        images: uint8 tensor (N, 3, H, W); trainers batch from it directly.
+        labels: int64 tensor (N,); 0..11 breeds, 12 = other (only when ``include_other``).
+        class_names: 12 or 13 names in ``cats.breeds.CLASSIFIER_LABELS`` order.
+        skipped: how many source images could not be read (0 for SynthCats).
+
+    ``ds[i]`` is ``(image float32 (3, H, W) in [-1, 1], label int)``.
+    """
+
+    def __init__(self, images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray,
+                 class_names: tuple[str, ...], source: str = "", split: str = "", skipped: int = 0):
+        images = torch.as_tensor(images)
+        labels = torch.as_tensor(labels).to(torch.int64)
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be uint8 (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(class_names)):
+            raise ValueError(f"labels must be in 0..{len(class_names) - 1}, got {int(labels.min())}..{int(labels.max())}")
+        self.images = images
+        self.labels = labels
+        self.class_names = tuple(class_names)
+        self.source = source
+        self.split = split
+        self.skipped = skipped
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return uint8_to_model(self.images[index]), int(self.labels[index])
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[-1])
+
+    def class_counts(self) -> dict[str, int]:
+        """Images per class name (every class listed, zeros included)."""
+        counts = torch.bincount(self.labels, minlength=len(self.class_names)).tolist()
+        return dict(zip(self.class_names, counts))
+
+    def __repr__(self) -> str:
+        return (f"ArrayDataset(source={self.source!r}, split={self.split!r}, n={len(self)}, "
+                f"size={self.image_size}, classes={len(self.class_names)})")
+
+
+def cache_key(**params) -> str:
+    """A short stable hash of the parameters that determine a cached array."""
+    blob = json.dumps(params, sort_keys=True, default=str).encode()
+    return hashlib.sha1(blob).hexdigest()[:12]
+
+
+def save_arrays(path: Path, **arrays: np.ndarray) -> None:
+    """Write arrays to one compressed ``.npz`` atomically (no partial file is ever visible at ``path``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """Read a cache written by ``save_arrays``; None (with a warning) if it is missing pieces or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in names}
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        warnings.warn(f"ignoring unreadable cache {path} ({exc}); rebuilding it", stacklevel=3)
+        return None

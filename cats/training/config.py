@@ -1,0 +1,154 @@
+"""The training configuration: one typed dataclass, saved in RUN_DIR/config.json and in every checkpoint.
+
+Values come from (lowest to highest priority) the dataclass defaults, the task's defaults
+(``TASK_DEFAULTS``), a ``--config`` file (YAML or JSON with the same field names), and the
+command-line flags. ``None`` in a field means "use the task default"; ``resolve`` fills them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+TASKS = ("generator", "classifier")
+MIXED_PRECISION = ("no", "bf16", "fp16")
+
+# Fields that define the model: a checkpoint whose values differ cannot be resumed into this run.
+MODEL_FIELDS = ("task", "preset", "image_size", "prediction_type")
+
+# Per-task defaults for the fields left as None in TrainConfig.
+TASK_DEFAULTS: dict[str, dict] = {
+    "generator": dict(steps=20_000, batch_size=64, lr=3e-4, warmup=500, weight_decay=0.0, ema_decay=0.999,
+                      label_dropout=0.1, prediction_type=None, sample_every=1000, eval_every=500),
+    "classifier": dict(steps=3_000, batch_size=64, lr=1e-3, warmup=100, weight_decay=0.05, ema_decay=0.999,
+                       label_dropout=0.0, sample_every=0, eval_every=250),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; a checkpoint carries it so a run can be resumed with no flags."""
+
+    task: str = "generator"
+    data: str = "synthcats"
+    preset: str = "tiny"
+    out: str = "runs/cats"
+    steps: int | None = None  # optimizer steps to reach; also the LR schedule's horizon
+    minutes: float | None = None  # wall-clock budget of this invocation; stops cleanly when spent
+    batch_size: int | None = None  # per device, per micro-batch
+    lr: float | None = None
+    warmup: int | None = None  # linear warm-up steps
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    weight_decay: float | None = None
+    grad_accum: int = 1
+    clip: float = 1.0  # max gradient norm; 0 disables clipping
+    ema_decay: float | None = None  # 0 disables EMA (the shipped weights are then the live ones)
+    label_dropout: float | None = None  # generator: share of labels replaced by the null slot
+    label_smoothing: float = 0.1  # classifier cross-entropy
+    prediction_type: str | None = None  # generator: "v" | "x"; None keeps the preset's
+    logit_mean: float = 0.0  # generator: logit-normal training sigmas
+    logit_std: float = 1.0
+    image_size: int | None = None  # None: the preset's
+    seed: int = 0
+    checkpoint_every: int = 1000
+    keep: int = 3
+    sample_every: int | None = None  # 0 disables (a final grid is still drawn for the generator)
+    sample_steps: int = 20
+    eval_every: int | None = None  # 0 disables (the final evaluation still runs)
+    log_every: int = 10
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    mixed_precision: str | None = None  # None: bf16 when the GPU supports it, else "no"
+    resume: bool = False
+    attach_to: str | None = None  # classifier: also save into this pipeline directory
+    pretrained: str = "imagenet"  # classifier backbone init: "imagenet" (download; random init if offline), "none", or a file
+    data_root: str | None = None
+    download: bool = False
+    num_per_class: int | None = None  # SynthCats images per class and split (None: the data layer's default)
+
+    def model_signature(self) -> dict:
+        """The fields that must match for a checkpoint to be resumed into this run."""
+        return {name: getattr(self, name) for name in MODEL_FIELDS}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def load_config_file(path: str | Path) -> dict:
+    """Read a YAML or JSON file of TrainConfig fields (dashes or underscores); unknown keys are an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config {str(path)!r}: no such file")
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        values = yaml.safe_load(text) or {}
+    elif path.suffix.lower() == ".json":
+        values = json.loads(text)
+    else:
+        raise ValueError(f"--config {str(path)!r}: expected a .yaml, .yml or .json file")
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {str(path)!r}: expected a mapping of field names to values")
+    values = {str(k).replace("-", "_"): v for k, v in values.items()}
+    unknown = sorted(set(values) - set(FIELD_NAMES))
+    if unknown:
+        raise ValueError(f"--config {str(path)!r}: unknown fields {unknown}; valid fields are {', '.join(FIELD_NAMES)}")
+    return values
+
+
+def default_mixed_precision() -> str:
+    """bf16 on a GPU that supports it, otherwise full precision."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "no"
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    """Fill task defaults and validate values; returns a new config (the input is not changed)."""
+    if config.task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
+    values = config.to_dict()
+    for name, value in TASK_DEFAULTS[config.task].items():
+        if name == "steps" and config.minutes is not None:
+            continue  # --minutes alone: the horizon is estimated from the measured speed (see lr.py)
+        if values[name] is None:
+            values[name] = value
+    if values["mixed_precision"] is None:
+        values["mixed_precision"] = default_mixed_precision()
+    cfg = TrainConfig(**values)
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: TrainConfig) -> None:
+    def positive(name: str, allow_zero: bool = False) -> None:
+        value = getattr(cfg, name)
+        if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+            raise ValueError(f"--{name.replace('_', '-')} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+    for name in ("steps", "batch_size", "lr", "grad_accum", "keep", "log_every", "sample_steps", "minutes"):
+        positive(name)
+    for name in ("warmup", "weight_decay", "clip", "checkpoint_every", "sample_every", "eval_every"):
+        positive(name, allow_zero=True)
+    for name in ("ema_decay", "label_dropout", "min_lr_ratio", "label_smoothing"):
+        value = getattr(cfg, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1], got {value}")
+    if cfg.mixed_precision not in MIXED_PRECISION:
+        raise ValueError(f"--mixed-precision must be one of {MIXED_PRECISION}, got {cfg.mixed_precision!r}")
+    if cfg.prediction_type is not None and cfg.prediction_type not in ("v", "x"):
+        raise ValueError(f"--prediction-type must be 'v' or 'x', got {cfg.prediction_type!r}")
+    if not (cfg.data in ("synthcats", "oxford") or (cfg.data.startswith("folder:") and len(cfg.data) > 7)):
+        raise ValueError(f"--data must be synthcats, oxford or folder:PATH, got {cfg.data!r}")
+    if cfg.attach_to is not None and cfg.task != "classifier":
+        raise ValueError("--attach-to is for the classifier: it saves the trained classifier into a pipeline directory")

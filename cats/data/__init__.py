@@ -17,13 +17,21 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from cats.data.dataset import ArrayDataset, default_root, uint8_to_model
+from cats.data.cache import default_root
 
 SOURCES = ("synthcats", "oxford", "folder:PATH")
 SPLITS = ("train", "val", "test")
 MIN_SIZE, MAX_SIZE = 16, 1024
 
 __all__ = ["ArrayDataset", "SOURCES", "SPLITS", "default_root", "load_dataset", "uint8_to_model"]
+
+
+def __getattr__(name: str):
+    # torch is imported on first use, so SynthCats drawing workers (numpy + Pillow) start fast
+    if name in ("ArrayDataset", "uint8_to_model"):
+        from cats.data import dataset
+        return getattr(dataset, name)
+    raise AttributeError(f"module 'cats.data' has no attribute {name!r}")
 
 
 def _check_options(loader, options: dict, source: str) -> None:
@@ -36,8 +44,8 @@ def _check_options(loader, options: dict, source: str) -> None:
 
 
 def load_dataset(source: str, split: str = "train", image_size: int = 64, root: str | Path | None = None,
-                 download: bool = False, include_other: bool = False, seed: int = 0, **source_options) -> ArrayDataset:
-    """Load a split of a dataset as an in-memory ``ArrayDataset`` (see the module docstring).
+                 download: bool = False, include_other: bool = False, seed: int = 0, **source_options):
+    """Load a split of a dataset as an in-memory ``cats.data.dataset.ArrayDataset`` (see the module docstring).
 
     Args:
         source: "synthcats", "oxford" or "folder:PATH" (one subfolder per breed, optional other/).

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from cats.breeds import BREEDS, OTHER_ID, OTHER_LABEL, classifier_label_id
-from cats.data.dataset import ArrayDataset, cache_key, class_names_for, load_arrays, save_arrays
+from cats.data.cache import cache_key, class_names_for, load_arrays, save_arrays
+from cats.data.dataset import ArrayDataset
 from cats.data.decode import decode_all
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")

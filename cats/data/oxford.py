@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from cats.breeds import OTHER_ID, OXFORD_NAMES
-from cats.data.dataset import ArrayDataset, cache_key, class_names_for, default_root, load_arrays, save_arrays
+from cats.data.cache import cache_key, class_names_for, default_root, load_arrays, save_arrays
+from cats.data.dataset import ArrayDataset
 from cats.data.decode import decode_all
 
 DIRNAME = "oxford-iiit-pet"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cats.breeds import NUM_BREEDS, OTHER_ID
-from cats.data.dataset import ArrayDataset, cache_key, class_names_for, load_arrays, save_arrays
+from cats.data.cache import cache_key, class_names_for, load_arrays, save_arrays
 from cats.data.synthcats_draw import draw_cat
 from cats.data.synthcats_other import draw_other
 
@@ -25,7 +25,6 @@ VERSION = 1  # bump when the drawing changes: it is part of the cache key
 SPLIT_CODE = {"train": 0, "val": 1, "test": 2}
 DEFAULT_PER_CLASS = {"train": 1000, "val": 100, "test": 100}
 MIN_SIZE, MAX_SIZE = 32, 256
-_CHUNK = 500  # images per worker task when drawing in parallel
 
 
 def draw(label: int, size: int, seed: int = 0, split: str = "train", index: int = 0) -> np.ndarray:
@@ -52,16 +51,16 @@ def _draw_range(args: tuple[int, int, int, int, str, int]) -> np.ndarray:
 
 
 def draw_split(split: str, size: int, num_per_class: int, num_other: int = 0, seed: int = 0,
-               workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+               workers: int = 1, chunk: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """Draw a whole split: images uint8 (N, 3, size, size), labels int64 (N,).
 
-    N = 12 * num_per_class + num_other. ``workers`` > 1 draws chunks in parallel processes; the
-    result is identical because every picture has its own seed.
+    N = 12 * num_per_class + num_other. ``workers`` > 1 draws chunks of ``chunk`` pictures in
+    parallel processes; the result is identical because every picture has its own seed.
     """
     num_cats = NUM_BREEDS * num_per_class
     total = num_cats + num_other
     labels = np.concatenate([np.arange(num_cats) % NUM_BREEDS, np.full(num_other, OTHER_ID)]).astype(np.int64)
-    tasks = [(a, min(a + _CHUNK, total), num_cats, size, split, seed) for a in range(0, total, _CHUNK)]
+    tasks = [(a, min(a + chunk, total), num_cats, size, split, seed) for a in range(0, total, chunk)]
     if workers > 1 and len(tasks) > 1:
         # spawn, not fork: the parent may hold torch/OpenMP threads that a fork would deadlock on
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
@@ -74,8 +73,10 @@ def draw_split(split: str, size: int, num_per_class: int, num_other: int = 0, se
 
 def load(split: str, image_size: int, root: Path, include_other: bool = False, seed: int = 0,
          num_per_class: int | None = None, num_other: int | None = None, workers: int | None = None,
-         cache: bool = True) -> ArrayDataset:
+         cache: bool = True):
     """The SynthCats split as an ``ArrayDataset`` (drawn once, then read from the cache).
+
+    This module imports torch only here, so drawing workers stay light.
 
     ``num_per_class`` defaults to 1000 for train and 100 for val/test; ``num_other`` (only with
     ``include_other``) defaults to ``num_per_class``. ``workers`` defaults to the CPU count
@@ -102,4 +103,6 @@ def load(split: str, image_size: int, root: Path, include_other: bool = False, s
             save_arrays(path, images=images, labels=labels)
     else:
         images, labels = arrays["images"], arrays["labels"]
+    from cats.data.dataset import ArrayDataset
+
     return ArrayDataset(images, labels, class_names_for(include_other), source="synthcats", split=split)

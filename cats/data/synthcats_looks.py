@@ -93,4 +93,5 @@ LOOKS: tuple[Look, ...] = (
          wedge=0.4, fur=0.0, body_w=0.85, nose=(200, 120, 120), whiskers=False),
 )
 
-assert len(LOOKS) == len(BREEDS), "one Look per breed, in BREEDS order"
+if len(LOOKS) != len(BREEDS):
+    raise RuntimeError(f"SynthCats needs one Look per breed in BREEDS order: {len(LOOKS)} != {len(BREEDS)}")

@@ -1,0 +1,123 @@
+"""GPU training on Modal: ``modal run train_modal.py [--model both] [--data oxford] [--gpu A100] ...``.
+
+Infrastructure only: the image, the two Volumes, the GPU, retries, the Hugging Face secret and the
+command line. The work itself (data, training with resume, evaluation, export, model card, upload)
+is plain Python in ``cats.modal_jobs``, which calls ``cats.train``, ``cats.evaluate`` and ``export.py``.
+
+    modal setup                                                   # once: log in
+    modal run train_modal.py --model both --data oxford --gpu A100
+    modal run --detach train_modal.py ...                         # keeps training after you disconnect
+    modal volume get tiny-cats-runs <run>/onnx ./<run>/onnx       # fetch the results
+
+Preemption: Modal may stop any GPU container. The runs Volume is committed after every checkpoint,
+and a retry (or the same command with the same ``--run-name``) resumes from the newest one.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import modal
+
+from cats import modal_jobs as jobs
+
+ROOT = Path(__file__).resolve().parent
+APP_NAME = "tiny-cats"
+DATA_VOLUME, DATA_DIR = "tiny-cats-data", "/data"  # Oxford-IIIT Pet archives + preprocessed caches
+RUNS_VOLUME, RUNS_DIR = "tiny-cats-runs", "/runs"  # one directory per run (see cats/modal_jobs.py)
+HF_SECRET = "huggingface"  # `modal secret create huggingface HF_TOKEN=hf_...`
+REQUIREMENTS = ROOT / "requirements.txt"  # torch from PyPI is the CUDA build on Linux
+PYTHON_SOURCES = ("cats",)  # the whole package, so no file list can go stale
+LOCAL_FILES = {ROOT / "export.py": "/root/export.py"}  # beside /root/cats, where cats.modal_jobs looks for it
+TRAIN_TIMEOUT = 24 * 60 * 60  # Modal's maximum per attempt; every retry gets a fresh one
+DATA_TIMEOUT = 2 * 60 * 60
+RETRIES = modal.Retries(max_retries=6, backoff_coefficient=2.0, initial_delay=10.0, max_delay=60.0)
+DATA_RETRIES = modal.Retries(max_retries=2, initial_delay=5.0)  # a dropped download is tried again
+DEFAULT_GPU = "A10G"
+
+image = (
+    modal.Image.debian_slim(python_version="3.11")
+    .pip_install_from_requirements(str(REQUIREMENTS))
+    .env({"PYTHONUNBUFFERED": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "OMP_NUM_THREADS": "8"})
+)
+for local, remote in LOCAL_FILES.items():
+    image = image.add_local_file(local, remote)
+image = image.add_local_python_source(*PYTHON_SOURCES)
+
+app = modal.App(APP_NAME, image=image)
+data_volume = modal.Volume.from_name(DATA_VOLUME, create_if_missing=True)
+runs_volume = modal.Volume.from_name(RUNS_VOLUME, create_if_missing=True)
+
+
+@app.function(volumes={DATA_DIR: data_volume}, timeout=DATA_TIMEOUT, retries=DATA_RETRIES, cpu=8, memory=16384)
+def prepare_data(spec: dict) -> dict:
+    """Download Oxford-IIIT Pet once and build the caches every task of the run reads; CPU only."""
+    counts = jobs.prepare_data(jobs.JobSpec.from_dict(spec), Path(DATA_DIR))
+    data_volume.commit()
+    return counts
+
+
+@app.function(gpu=DEFAULT_GPU, volumes={DATA_DIR: data_volume, RUNS_DIR: runs_volume},
+              timeout=TRAIN_TIMEOUT, retries=RETRIES, cpu=8, memory=32768)
+def train(spec: dict, push_to_hub: str = "") -> dict:
+    """Train (resuming), evaluate and export; the GPU type and the HF secret are set per call (with_options)."""
+    job = jobs.JobSpec.from_dict(spec)
+    summary = jobs.run_job(job, Path(RUNS_DIR), Path(DATA_DIR),
+                           on_checkpoint=lambda task, step: runs_volume.commit(), persist=runs_volume.commit)
+    data_volume.commit()  # any cache the trainer built itself
+    if push_to_hub:
+        summary["hub"] = jobs.push_to_hub(Path(RUNS_DIR) / job.run_name, push_to_hub)
+    return summary
+
+
+def hf_secret() -> modal.Secret:
+    """The secret holding HF_TOKEN, looked up before any GPU time is spent; a clear exit when it is missing."""
+    secret = modal.Secret.from_name(HF_SECRET, required_keys=[jobs.HF_TOKEN_ENV])
+    try:
+        secret.hydrate()
+    except modal.exception.NotFoundError as exc:
+        raise SystemExit(
+            f"--push-to-hub needs the Modal secret {HF_SECRET!r} holding {jobs.HF_TOKEN_ENV}: create a write token at "
+            f"https://huggingface.co/settings/tokens, then run `modal secret create {HF_SECRET} "
+            f"{jobs.HF_TOKEN_ENV}=hf_...` ({exc})") from exc
+    return secret
+
+
+def train_on(gpu: str, gpus: int, secrets: list[modal.Secret] | None = None) -> modal.Function:
+    """``train`` on ``gpus`` GPUs of type ``gpu`` (with the HF secret when publishing)."""
+    options = {"gpu": jobs.gpu_spec(gpu, gpus)}
+    if secrets:
+        options["secrets"] = secrets
+    return train.with_options(**options)
+
+
+@app.local_entrypoint()
+def main(model: str = "generator", data: str = "oxford", preset: str | None = None,
+         classifier_preset: str | None = None, steps: int | None = None, classifier_steps: int | None = None,
+         batch_size: int | None = None, image_size: int | None = None, gpu: str = DEFAULT_GPU, gpus: int = 1,
+         run_name: str | None = None, checkpoint_every: int = 500, train_args: str = "",
+         push_to_hub: str | None = None, no_eval: bool = False):
+    """Train tiny-cats on Modal: --model generator|classifier|both, --data oxford|synthcats, --gpu A10G|L40S|A100|H100."""
+    spec = jobs.validate(jobs.JobSpec(
+        run_name=run_name or f"{model}-{data}-{time.strftime('%Y%m%d-%H%M%S')}", model=model, data=data,
+        preset=preset, classifier_preset=classifier_preset, steps=steps, classifier_steps=classifier_steps,
+        batch_size=batch_size, image_size=image_size, gpus=gpus, checkpoint_every=checkpoint_every,
+        train_args=jobs.parse_train_args(train_args), evaluate=not no_eval))
+    if push_to_hub and no_eval:
+        raise SystemExit("--push-to-hub publishes measured metrics only: drop --no-eval")
+    train_fn = train_on(gpu, gpus, [hf_secret()] if push_to_hub else None)
+    print(f"run {spec.run_name!r}: {' + '.join(spec.tasks)} on {data}, {jobs.gpu_spec(gpu, gpus)}")
+
+    counts = prepare_data.remote(spec.to_dict())
+    print("data ready: " + ", ".join(f"{name}: {n} images" for name, n in counts.items()))
+    summary = train_fn.remote(spec.to_dict(), push_to_hub or "")
+
+    for task in spec.tasks:
+        print(f"{task}: finished at step {summary[task]['final_step']} "
+              f"(this call resumed from step {summary[task]['resumed_from']})")
+    if "hub" in summary:
+        print(f"published: {summary['hub']}")
+    print("fetch the results:")
+    for line in jobs.fetch_commands(RUNS_VOLUME, summary):
+        print("  " + line)

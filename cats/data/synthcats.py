@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -61,9 +61,10 @@ def draw_split(split: str, size: int, num_per_class: int, num_other: int = 0, se
     total = num_cats + num_other
     labels = np.concatenate([np.arange(num_cats) % NUM_BREEDS, np.full(num_other, OTHER_ID)]).astype(np.int64)
     tasks = [(a, min(a + chunk, total), num_cats, size, split, seed) for a in range(0, total, chunk)]
-    if workers > 1 and len(tasks) > 1:
-        # spawn, not fork: the parent may hold torch/OpenMP threads that a fork would deadlock on
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    if workers > 1 and len(tasks) > 1 and "fork" in get_all_start_methods():
+        # fork, like torch's DataLoader workers: spawn would re-run a caller's unguarded script.
+        # The children only run numpy + Pillow, never torch, so the parent's threads do not matter.
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=get_context("fork")) as pool:
             parts = list(pool.map(_draw_range, tasks))
     else:
         parts = [_draw_range(t) for t in tasks]

@@ -100,6 +100,13 @@ def test_cache_is_reused_and_written_atomically(root):
     assert len(again) == len(first) and bool((again.images == first.images).all())
 
 
+def test_download_flag_is_a_no_op_when_the_dataset_is_unpacked(root, monkeypatch):
+    monkeypatch.setattr(oxford, "download_archives", lambda *a, **k: pytest.fail("tried to download"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(load_dataset("oxford", "test", 32, root=root, download=True)) == len(CATS) * fx.TEST_PER_BREED
+
+
 def test_missing_dataset_says_how_to_download(tmp_path):
     with pytest.raises(FileNotFoundError, match="download=True"):
         load_dataset("oxford", "train", 32, root=tmp_path)

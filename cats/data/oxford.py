@@ -203,9 +203,13 @@ def split_entries(directory: Path, split: str, seed: int, val_fraction: float) -
     return chosen
 
 
-def _require_layout(directory: Path) -> None:
+def _missing(directory: Path) -> list[str]:
     needed = [directory / "images", directory / "annotations" / "trainval.txt", directory / "annotations" / "test.txt"]
-    missing = [str(p) for p in needed if not p.exists()]
+    return [str(p) for p in needed if not p.exists()]
+
+
+def _require_layout(directory: Path) -> None:
+    missing = _missing(directory)
     if missing:
         raise FileNotFoundError(
             f"Oxford-IIIT Pet is not under {directory} (missing {', '.join(missing)}). Download it with "
@@ -221,7 +225,7 @@ def load(split: str, image_size: int, root: Path, include_other: bool = False, s
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     directory = Path(root) / DIRNAME
-    if download:
+    if download and _missing(directory):  # already unpacked (by us, torchvision or by hand): no network
         download_archives(root)
     _require_layout(directory)
 

@@ -94,7 +94,9 @@ def guided_velocity(model: Model, x_sigma: torch.Tensor, sigma: torch.Tensor, cl
     x_in = torch.cat([x_sigma, x_sigma], dim=0)  # (2B, C, H, W)
     s_in = torch.cat([sigma, sigma], dim=0)  # (2B,)
     w_in = torch.cat([class_weights, null_weights(b, x_sigma.device, class_weights.dtype)], dim=0)  # (2B, 13)
-    v_cond, v_null = model_velocity(model, x_in, s_in, w_in, prediction_type).chunk(2, dim=0)
+    v_both = model_velocity(model, x_in, s_in, w_in, prediction_type)  # (2B, C, H, W)
+    # Slices, not .chunk(2): chunk makes torch.export specialise a dynamic batch to the example size.
+    v_cond, v_null = v_both[:b], v_both[b:]
     v = v_null + guidance_scale * (v_cond - v_null)
     return v, velocity_to_x0(x_sigma, v, sigma)
 

@@ -36,11 +36,13 @@ def transfer_sigmas(num_inference_steps: int, strength: float, shift: float = 1.
     """The tail of the schedule that "restyle" (SDEdit) integrates: start near sigma = strength.
 
     Like diffusers' img2img: of ``num_inference_steps`` steps, the last
-    ``round(num_inference_steps * strength)`` are run. Strength 0 gives ``[0.0]`` (no step: the
-    input image comes back unchanged); strength 1 gives the full schedule (pure generation).
+    ``floor(num_inference_steps * strength + 0.5)`` are run (rounding half up, as JavaScript's
+    ``Math.round``; Python's ``round`` rounds halves to even and would disagree with the browser at
+    e.g. 5 steps, strength 0.5). Strength 0 gives ``[0.0]`` (no step: the input image comes back
+    unchanged); strength 1 gives the full schedule (pure generation).
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1], got {strength}")
     full = flow_sigmas(num_inference_steps, shift)
-    run = int(round(num_inference_steps * strength))
+    run = int(np.floor(num_inference_steps * strength + 0.5))
     return full[num_inference_steps - run:]

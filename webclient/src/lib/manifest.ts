@@ -54,7 +54,7 @@ export interface Manifest {
   breeds: string[];
   null_id: number;
   generator: GeneratorSection;
-  classifier?: ClassifierSection;
+  classifier?: ClassifierSection | null;
   golden?: string;
   /** Optional small PNGs, one per breed: a list in breed-id order or a map breed name -> file. */
   thumbnails?: string[] | Record<string, string>;

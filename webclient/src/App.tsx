@@ -127,7 +127,7 @@ export function App({ config }: { config: PageConfig }) {
         <section className="panel photo" aria-labelledby="photo-h">
           <h2 id="photo-h">Your cat photo</h2>
           <UploadArea file={upload} onFile={onFile} />
-          <ClassifyResult classifier={manifest?.classifier} result={cats.classification?.result ?? null}
+          <ClassifyResult classifier={manifest?.classifier ?? undefined} result={cats.classification?.result ?? null}
             error={cats.classifyError} busy={busy === 'classify'} />
           <div className="controls">
             <label>Restyle strength <output>{strength.toFixed(2)}</output>

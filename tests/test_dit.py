@@ -93,7 +93,8 @@ def test_conditioning_breeds_null_and_blends():
         # a 50/50 blend embeds the mean of the two breed rows (one linear code path)
         half = torch.zeros(1, NUM_SLOTS)
         half[0, [2, 9]] = 0.5
-        torch.testing.assert_close(model.y_embedder(half)[0], 0.5 * (model.y_embedder.weight[:, 2] + model.y_embedder.weight[:, 9]))
+        table = model.y_embedder.weight  # (D, 13)
+        torch.testing.assert_close(model.y_embedder(half)[0], 0.5 * (table[:, 2] + table[:, 9]))
 
 
 def test_timestep_changes_output_and_embedding_spans_0_to_1000():

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 
+import train_modal  # modal is in requirements.txt: a failing import must fail, not skip
 from cats import modal_jobs as jobs
 from cats.modal_jobs.spec import REPO_ROOT
 
-train_modal = pytest.importorskip("train_modal", reason="train_modal.py imports modal (in requirements.txt)")
-
 COMMON_ARGS = ("--num-per-class", "2", "--eval-every", "0", "--threads", "1")  # flags both tasks take
-MICRO_ARGS = COMMON_ARGS + ("--sample-steps", "1")  # generator only: a 1-step final sample grid
+MICRO_ARGS = COMMON_ARGS + ("--sample-steps", "1", "--keep", "100")  # generator only: 1-step final grid
 
 
 def _micro_spec(name: str, steps: int, **overrides) -> jobs.JobSpec:
@@ -233,12 +232,15 @@ def preempted_run(tmp_path_factory):
     killed_at = jobs.complete_checkpoints(task_dir)
     time.sleep(1.0)
     after_kill = jobs.complete_checkpoints(task_dir)
+    stamps = {p: p.stat().st_mtime_ns for p in task_dir.glob("checkpoints/step_*/state.pt")}
 
     commits, persists = [], []
     summary = jobs.run_job(spec, runs, data, on_checkpoint=lambda task, step: commits.append((task, step)),
                            persist=lambda: persists.append(True), poll_seconds=0.05)
+    rewritten = sorted(p.parent.name for p, stamp in stamps.items() if p.stat().st_mtime_ns != stamp)
     return dict(spec=spec, runs=runs, data=data, first_commits=first_commits, killed_at=killed_at,
-                after_kill=after_kill, commits=commits, persists=persists, summary=summary)
+                after_kill=after_kill, commits=commits, persists=persists, summary=summary, rewritten=rewritten,
+                steps_on_disk=jobs.complete_checkpoints(task_dir))
 
 
 @pytest.mark.slow
@@ -252,7 +254,9 @@ def test_preempted_training_resumes_from_the_committed_checkpoint(preempted_run)
     assert r["after_kill"] == r["killed_at"]  # ... for real: no checkpoint appeared after the kill
 
     gen = r["summary"]["generator"]
-    assert gen["resumed_from"] == killed_at  # the retry continued from the newest checkpoint, not from step 0
+    assert gen["resumed_from"] == killed_at  # the retry continued from the newest checkpoint ...
+    assert r["rewritten"] == []  # ... and did not redo the first attempt's steps (a restart rewrites them)
+    assert r["steps_on_disk"] == list(range(5, 41, 5))
     assert gen["final_step"] == 40
     assert r["commits"] and all(task == "generator" and step > killed_at for task, step in r["commits"])
     assert r["commits"][-1] == ("generator", 40)  # the final checkpoint was committed too
@@ -260,10 +264,8 @@ def test_preempted_training_resumes_from_the_committed_checkpoint(preempted_run)
     state = jobs.read_state(r["runs"] / "preempted")
     assert state["stages"]["train:generator"]["final_step"] == 40
     assert (r["runs"] / "preempted" / "generator" / "pipeline" / "model_index.json").is_file()
-
-    # the trainer itself logged that it resumed there (its TensorBoard/metrics see the same step)
     config = json.loads((r["runs"] / "preempted" / "generator" / "config.json").read_text())
-    assert config["steps"] == 40 and config["preset"] == "micro"
+    assert config["steps"] == 40 and config["preset"] == "micro"  # the trainer got the spec's settings
 
 
 @pytest.mark.slow

@@ -36,13 +36,12 @@ def transfer_sigmas(num_inference_steps: int, strength: float, shift: float = 1.
     """The tail of the schedule that "restyle" (SDEdit) integrates: start near sigma = strength.
 
     Like diffusers' img2img: of ``num_inference_steps`` steps, the last
-    ``floor(num_inference_steps * strength + 0.5)`` are run (rounding half up, as JavaScript's
-    ``Math.round``; Python's ``round`` rounds halves to even and would disagree with the browser at
-    e.g. 5 steps, strength 0.5). Strength 0 gives ``[0.0]`` (no step: the input image comes back
-    unchanged); strength 1 gives the full schedule (pure generation).
+    ``round(num_inference_steps * strength)`` are run (Python's round: halves go to the even number,
+    e.g. 5 steps at strength 0.5 run 2; webclient/src/lib/schedule.ts mirrors it). Strength 0 gives
+    ``[0.0]`` (no step: the input image comes back unchanged); strength 1 gives the full schedule.
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1], got {strength}")
     full = flow_sigmas(num_inference_steps, shift)
-    run = int(np.floor(num_inference_steps * strength + 0.5))
+    run = int(round(num_inference_steps * strength))
     return full[num_inference_steps - run:]

@@ -43,11 +43,11 @@ def test_transfer_strength_one_is_the_full_schedule(shift):
     np.testing.assert_array_equal(transfer_sigmas(20, 1.0, shift), flow_sigmas(20, shift))
 
 
-@pytest.mark.parametrize("steps,strength,run", [(20, 0.6, 12), (10, 0.35, 4), (5, 0.5, 3), (4, 0.1, 0), (3, 0.99, 3),
-                                                (20, 0.05, 1)])
+@pytest.mark.parametrize("steps,strength,run", [(20, 0.6, 12), (10, 0.35, 4), (5, 0.5, 2), (7, 0.5, 4), (4, 0.1, 0),
+                                                (3, 0.99, 3), (20, 0.05, 1)])
 def test_transfer_runs_the_last_steps(steps, strength, run):
     tail = transfer_sigmas(steps, strength)
-    assert len(tail) == run + 1  # run steps need run + 1 sigmas; halves round up (like JS Math.round)
+    assert len(tail) == run + 1  # run steps need run + 1 sigmas; halves round to even (the TS mirror too)
     np.testing.assert_array_equal(tail, flow_sigmas(steps)[steps - run:])
     assert tail[-1] == 0.0
 

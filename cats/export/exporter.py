@@ -1,0 +1,169 @@
+"""Export a CatsPipeline to ONNX: graphs, precision variants, manifest, golden fixtures; and re-check one.
+
+``export_pipeline(pipe, out_dir)`` writes, into ``out_dir``:
+  generator.{fp32,fp16,int8}.onnx, classifier.{fp32,fp16}.onnx, manifest.json, golden.json.
+Every variant is measured against the fp32 PyTorch model; one over its budget is not written and the
+reason goes into the manifest (``rejected_variants``) and the log. ``check_export`` re-hashes the
+files, re-measures every variant and replays the golden fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import onnx
+
+from cats.export.golden import make_golden, replay_golden
+from cats.export.graphs import GeneratorStep, export_classifier, export_generator
+from cats.export.manifest import (classifier_entry, file_entry, generator_entry, graph_io, new_manifest,
+                                  write_manifest)
+from cats.export.parity import (CLASSIFIER_BUDGETS, GENERATOR_BUDGETS, GeneratorReference, classifier_errors,
+                                over_budget, session)
+from cats.export.precision import check_precisions, make_variant
+from cats.onnx.manifest import GOLDEN, read_golden, read_manifest, variant_path, verify_files
+
+logger = logging.getLogger(__name__)
+
+CLASSIFIER_PRECISIONS = ("fp32", "fp16")  # int8 weight-only quantisation targets MatMul; a CNN has none
+
+
+def weights_info(pipe, name: str) -> dict:
+    """The manifest's "weights" block from the pipeline's config (model_index.json), if it records one."""
+    cfg = dict(pipe.config)
+    recorded = cfg.get("weights") if isinstance(cfg.get("weights"), dict) else {}
+    return {"name": recorded.get("name", name),
+            "trained_on": recorded.get("trained_on", cfg.get("trained_on", "not recorded in the weights")),
+            "source": recorded.get("source", cfg.get("source", name)),
+            "preset": cfg.get("preset")}
+
+
+def _shift(pipe) -> float:
+    return float(pipe.scheduler.config.get("shift", 1.0))
+
+
+def _defaults(pipe) -> dict:
+    return {"num_inference_steps": int(pipe.config.default_num_inference_steps),
+            "guidance_scale": float(pipe.config.default_guidance_scale)}
+
+
+def _variant_file(graph: str, precision: str) -> str:
+    return f"{graph}.{precision}.onnx"
+
+
+def write_variants(entry: dict, fp32: onnx.ModelProto, graph: str, precisions, measure, budgets, out_dir: Path):
+    """Build, measure and (if within budget) write each variant into ``entry`` (a manifest graph block).
+
+    measure(session) -> errors dict; budgets: {precision: {error key: limit}}. A variant over its
+    budget is not written (an older file of that name is removed) and the reason is printed and
+    recorded under ``entry["rejected_variants"]``. An fp32 graph over budget raises RuntimeError.
+    """
+    for precision in precisions:
+        model = make_variant(fp32, precision)
+        data = model.SerializeToString()
+        errors = measure(session(data))
+        broken = over_budget(errors, budgets[precision])
+        path = out_dir / _variant_file(graph, precision)
+        if broken:
+            reason = "over budget: " + "; ".join(broken)
+            if precision == "fp32":
+                raise RuntimeError(f"{graph} fp32 graph does not match PyTorch ({reason}); the export is broken")
+            logger.warning("%s %s NOT written, %s", graph, precision, reason)
+            print(f"{graph} {precision}: NOT written, {reason} (" + _fmt(errors) + ")")
+            path.unlink(missing_ok=True)
+            entry["rejected_variants"][precision] = {"reason": reason, "error": errors, "budget": budgets[precision]}
+            continue
+        path.write_bytes(data)
+        entry["variants"][precision] = {**file_entry(path), "precision": precision, "error": errors,
+                                        "budget": budgets[precision]}
+        print(f"{graph} {precision}: {path.name} {path.stat().st_size / 1e6:.2f} MB, " + _fmt(errors))
+
+
+def _fmt(errors: dict) -> str:
+    return ", ".join(f"{k} {v:.2e}" for k, v in errors.items())
+
+
+def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8"), name: str | None = None,
+                    generator_budgets: dict | None = None, classifier_budgets: dict | None = None) -> dict:
+    """Export ``pipe`` (a CatsPipeline) into ``out_dir``; returns the manifest that was written.
+
+    precisions: any of fp32/fp16/int8 (fp32 is always written: it is the reference). Budgets
+    override the defaults of ``cats.export.parity`` per variant, e.g. {"fp16": {"velocity_rel_rms": 1e-9}}.
+    """
+    precisions = check_precisions(precisions)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gen_budgets = {**GENERATOR_BUDGETS, **(generator_budgets or {})}
+    clf_budgets = {**CLASSIFIER_BUDGETS, **(classifier_budgets or {})}
+    transformer = pipe.transformer.eval()
+    step = GeneratorStep(transformer).eval()
+    defaults, shift = _defaults(pipe), _shift(pipe)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        gen_fp32 = export_generator(transformer, Path(tmp) / "generator.onnx")
+        clf_fp32 = None
+        if pipe.classifier is not None:
+            clf_fp32 = export_classifier(pipe.classifier.eval(), Path(tmp) / "classifier.onnx")
+
+    generator = generator_entry(transformer, shift, defaults, gen_fp32)
+    reference = GeneratorReference(step, defaults["guidance_scale"], shift)
+    write_variants(generator, gen_fp32, "generator", precisions, reference.errors, gen_budgets, out_dir)
+    classifier = None
+    if clf_fp32 is not None:
+        classifier = classifier_entry(pipe.classifier, clf_fp32)
+        temperature = classifier["temperature"]
+        write_variants(classifier, clf_fp32, "classifier", [p for p in precisions if p in CLASSIFIER_PRECISIONS],
+                      lambda sess: classifier_errors(pipe.classifier, sess, temperature), clf_budgets, out_dir)
+
+    gen_sess = session(str(out_dir / generator["variants"]["fp32"]["file"]))
+    clf_sess = session(str(out_dir / classifier["variants"]["fp32"]["file"])) if classifier else None
+    golden = make_golden(step, gen_sess, defaults["guidance_scale"], shift, pipe.classifier, clf_sess)
+    (out_dir / GOLDEN).write_text(json.dumps(golden) + "\n")
+    manifest = new_manifest(weights_info(pipe, name or "unnamed"), generator, classifier)
+    write_manifest(manifest, out_dir)
+    print(f"wrote {out_dir / 'manifest.json'}")
+    return manifest
+
+
+def check_export(pipe, out_dir: str | Path) -> list[str]:
+    """Re-verify an export against ``pipe``; returns the problems found (empty list = all good).
+
+    Checks: every file's size and sha256; each graph's input/output names, shapes and dtypes
+    against the manifest; every variant's errors against PyTorch within the budget recorded in the
+    manifest; the golden fixtures replayed through the fp32 graphs.
+    """
+    out_dir = Path(out_dir)
+    manifest = read_manifest(out_dir)
+    problems = verify_files(out_dir, manifest)
+    if problems:
+        return problems  # a changed file may not even parse; report the hashes first
+    defaults, shift = manifest["generator"]["defaults"], manifest["generator"]["scheduler"]["shift"]
+    if abs(shift - _shift(pipe)) > 0 or defaults != _defaults(pipe):
+        problems.append(f"manifest scheduler shift/defaults ({shift}, {defaults}) differ from the pipeline's "
+                        f"({_shift(pipe)}, {_defaults(pipe)})")
+    step = GeneratorStep(pipe.transformer.eval()).eval()
+    measures = {"generator": GeneratorReference(step, defaults["guidance_scale"], shift).errors}
+    if manifest.get("classifier"):
+        if pipe.classifier is None:
+            problems.append("the export has a classifier but the pipeline has none")
+        else:
+            t = manifest["classifier"]["temperature"]
+            measures["classifier"] = lambda s: classifier_errors(pipe.classifier.eval(), s, t)
+    sessions = {}
+    for graph, measure in measures.items():
+        entry = manifest[graph]
+        for precision, variant in entry["variants"].items():
+            path = variant_path(out_dir, manifest, graph, precision)
+            inputs, outputs = graph_io(onnx.load(str(path)))
+            if inputs != entry["inputs"] or outputs != entry["outputs"]:
+                problems.append(f"{graph} {precision}: graph inputs/outputs differ from the manifest")
+            sess = session(str(path))
+            sessions[(graph, precision)] = sess
+            broken = over_budget(measure(sess), variant["budget"])
+            if broken:
+                problems.append(f"{graph} {precision} vs PyTorch: " + "; ".join(broken))
+    problems += replay_golden(read_golden(out_dir, manifest), sessions[("generator", "fp32")],
+                              sessions.get(("classifier", "fp32")))
+    return problems

@@ -1,0 +1,112 @@
+"""Golden fixtures (``golden.json``): inputs and expected outputs the web client's tests replay.
+
+Computed with onnxruntime on the fp32 graphs and checked against PyTorch before they are written,
+so a TypeScript sampler that matches them matches the Python one. Tolerances (``tolerance``):
+1e-4 per step, 1e-3 on the final image (pixels in [-1, 1]), 1e-4 on logits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cats.export.parity import (CASES, case_weights, classifier_inputs, onnx_step, parity_noise, sample_loop,
+                                step_feed, torch_step)
+from cats.onnx.manifest import encode_array
+from cats.schedule import flow_sigmas, transfer_sigmas
+
+GOLDEN_SEED = 20240
+GOLDEN_STEPS = 8
+TRANSFER_STRENGTH = 0.5
+TOLERANCE = {"step": 1e-4, "final": 1e-3, "logits": 1e-4}
+
+
+class GoldenMismatch(RuntimeError):
+    """ONNX Runtime and PyTorch disagree on a golden fixture beyond its tolerance."""
+
+
+def _agree(name: str, got: np.ndarray, ref: np.ndarray, tol: float) -> None:
+    err = float(np.abs(got - ref).max())
+    if not err <= tol:
+        raise GoldenMismatch(f"golden {name}: onnxruntime and PyTorch differ by {err:.3g} > {tol:g}")
+
+
+def transfer_image(image_size: int, channels: int = 3) -> np.ndarray:
+    """A deterministic (1, C, S, S) picture in [-1, 1] (diagonal colour ramps) for the transfer case."""
+    ramp = np.linspace(-1.0, 1.0, image_size, dtype=np.float32)
+    yy, xx = np.meshgrid(ramp, ramp, indexing="ij")
+    planes = [xx, yy, -(xx + yy) / 2][:channels]
+    return np.stack(planes)[None].astype(np.float32)
+
+
+def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None, clf_sess=None,
+                steps: int = GOLDEN_STEPS) -> dict:
+    """Build the fixture dict for the fp32 graphs ``sess`` (generator) and ``clf_sess`` (classifier)."""
+    cfg = step.transformer.config
+    noise = parity_noise(1, cfg.sample_size, cfg.in_channels, seed=GOLDEN_SEED)  # (1, C, S, S)
+    sigmas = flow_sigmas(steps, shift)
+    torch_fn, onnx_fn = (lambda f: torch_step(step, f)), (lambda f: onnx_step(sess, f))
+    cases = []
+    for (name, mix), w in zip(CASES.items(), case_weights()):
+        w = w[None]  # (1, 13)
+        feed = step_feed(noise, sigmas[0], sigmas[1], w, guidance_scale)
+        nxt, x0 = onnx_step(sess, feed)
+        ref_nxt, ref_x0 = torch_step(step, feed)
+        _agree(f"{name} next_sample", nxt, ref_nxt, TOLERANCE["step"])
+        _agree(f"{name} pred_x0", x0, ref_x0, TOLERANCE["step"])
+        final = sample_loop(onnx_fn, noise, sigmas, w, guidance_scale)
+        _agree(f"{name} final", final, sample_loop(torch_fn, noise, sigmas, w, guidance_scale), TOLERANCE["final"])
+        cases.append({"name": name, "breeds": mix, "class_weights": [float(v) for v in w[0]],
+                      "next_sample": encode_array(nxt), "pred_x0": encode_array(x0), "final": encode_array(final)})
+
+    image = transfer_image(cfg.sample_size, cfg.in_channels)
+    t_sigmas = transfer_sigmas(steps, TRANSFER_STRENGTH, shift)
+    w = case_weights()[:1]
+    start = (1.0 - t_sigmas[0]) * image + t_sigmas[0] * noise  # SDEdit: noise the picture to sigma = t_sigmas[0]
+    out = sample_loop(onnx_fn, start, t_sigmas, w, guidance_scale)
+    _agree("transfer", out, sample_loop(torch_fn, start, t_sigmas, w, guidance_scale), TOLERANCE["final"])
+    golden = {
+        "variant": "fp32", "tolerance": TOLERANCE, "guidance_scale": float(guidance_scale), "steps": steps,
+        "sigmas": [float(s) for s in sigmas], "noise": encode_array(noise), "cases": cases,
+        "transfer": {"breeds": next(iter(CASES.values())), "class_weights": [float(v) for v in w[0]],
+                     "strength": TRANSFER_STRENGTH, "steps": steps, "sigmas": [float(s) for s in t_sigmas],
+                     "image": encode_array(image), "noise": encode_array(noise), "expected": encode_array(out)},
+    }
+    if classifier is not None:
+        x = classifier_inputs(classifier.config.image_size, batch=1, seed=GOLDEN_SEED)
+        logits = clf_sess.run(["logits"], {"image": x})[0]
+        with torch.no_grad():
+            _agree("classifier logits", logits, classifier(torch.from_numpy(x)).numpy(), TOLERANCE["logits"])
+        golden["classifier"] = {"image": encode_array(x), "logits": encode_array(logits)}
+    return golden
+
+
+def replay_golden(golden: dict, sess, clf_sess=None) -> list[str]:
+    """Re-run the fixtures through (possibly re-loaded) fp32 sessions; returns the mismatches."""
+    from cats.onnx.manifest import decode_array
+
+    problems = []
+    noise, g, sigmas = decode_array(golden["noise"]), golden["guidance_scale"], np.asarray(golden["sigmas"], np.float32)
+
+    def check(name, got, want, tol):
+        err = float(np.abs(got - decode_array(want)).max())
+        if not err <= tol:
+            problems.append(f"golden {name}: off by {err:.3g} > {tol:g}")
+
+    tol = golden["tolerance"]
+    for case in golden["cases"]:
+        w = np.asarray([case["class_weights"]], np.float32)
+        nxt, x0 = onnx_step(sess, step_feed(noise, sigmas[0], sigmas[1], w, g))
+        check(f"{case['name']} next_sample", nxt, case["next_sample"], tol["step"])
+        check(f"{case['name']} pred_x0", x0, case["pred_x0"], tol["step"])
+        final = sample_loop(lambda f: onnx_step(sess, f), noise, sigmas, w, g)
+        check(f"{case['name']} final", final, case["final"], tol["final"])
+    tr = golden["transfer"]
+    t_sigmas = np.asarray(tr["sigmas"], np.float32)
+    start = (1.0 - t_sigmas[0]) * decode_array(tr["image"]) + t_sigmas[0] * decode_array(tr["noise"])
+    out = sample_loop(lambda f: onnx_step(sess, f), start, t_sigmas, np.asarray([tr["class_weights"]], np.float32), g)
+    check("transfer", out, tr["expected"], tol["final"])
+    if clf_sess is not None and "classifier" in golden:
+        logits = clf_sess.run(["logits"], {"image": decode_array(golden["classifier"]["image"])})[0]
+        check("classifier logits", logits, golden["classifier"]["logits"], tol["logits"])
+    return problems

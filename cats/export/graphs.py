@@ -1,0 +1,118 @@
+"""The torch modules that become ONNX graphs, and the one function that exports them.
+
+Generator step graph (one call = one guided Euler step, CFG inside, so no client can apply
+guidance twice or forget it)::
+
+    sample (B,3,H,W), sigma (B,), sigma_next (B,), class_weights (B,13), guidance_scale (1,)
+      -> next_sample (B,3,H,W), pred_x0 (B,3,H,W)
+
+built only from ``cats.flow.guided_velocity`` and ``cats.flow.euler_step``. Classifier graph::
+
+    image (B,3,S,S) normalised -> logits (B,13) raw (temperature is applied by the client).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import onnx
+import torch
+import torch.nn as nn
+
+from cats.breeds import NUM_CLASSIFIER_OUTPUTS, NUM_SLOTS
+from cats.flow import euler_step, guided_velocity
+
+logger = logging.getLogger(__name__)
+
+OPSET = 18  # opset 17 produced a Split that onnxruntime rejects (DESIGN.md facts)
+BATCH = "batch"  # the name of the dynamic batch dimension in every graph
+GENERATOR_INPUTS = ("sample", "sigma", "sigma_next", "class_weights", "guidance_scale")
+GENERATOR_OUTPUTS = ("next_sample", "pred_x0")
+CLASSIFIER_INPUTS = ("image",)
+CLASSIFIER_OUTPUTS = ("logits",)
+EXAMPLE_BATCH = 2  # torch.export needs an example batch >= 2 to keep the batch dimension dynamic
+
+
+class GeneratorStep(nn.Module):
+    """One classifier-free-guided Euler step of a generator (the exported step graph)."""
+
+    def __init__(self, transformer: nn.Module):
+        super().__init__()
+        self.transformer = transformer
+        self.prediction_type = transformer.config.prediction_type
+
+    def forward(self, sample: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor,
+                class_weights: torch.Tensor, guidance_scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v, pred_x0 = guided_velocity(self.transformer, sample, sigma, class_weights, guidance_scale,
+                                     self.prediction_type)  # (B,3,H,W) each
+        return euler_step(sample, v, sigma, sigma_next), pred_x0
+
+
+def generator_example(image_size: int, channels: int = 3, batch: int = EXAMPLE_BATCH) -> tuple[torch.Tensor, ...]:
+    """Example inputs for tracing the step graph (values are irrelevant, shapes and dtypes matter)."""
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(batch, channels, image_size, image_size, generator=g),
+            torch.full((batch,), 0.8), torch.full((batch,), 0.6),
+            torch.eye(NUM_SLOTS)[:batch].contiguous(), torch.tensor([3.0]))
+
+
+def classifier_example(image_size: int, batch: int = EXAMPLE_BATCH) -> tuple[torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(batch, 3, image_size, image_size, generator=g),)
+
+
+def _name_batch_dims(model: onnx.ModelProto) -> None:
+    """torch names the dynamic dimension after an internal symbol (s22); name it "batch" everywhere."""
+    symbols = set()
+    for value in list(model.graph.input) + list(model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and dims[0].dim_param:
+            symbols.add(dims[0].dim_param)
+    for value in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in symbols:
+                dim.dim_param = BATCH
+
+
+def export_graph(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path, input_names, output_names,
+                 batched_inputs: tuple[bool, ...]) -> onnx.ModelProto:
+    """Export ``module`` to ONE self-contained ``.onnx`` file at opset 18 with a dynamic batch.
+
+    batched_inputs[i] says whether input i has the batch as its first dimension. Raises
+    RuntimeError if the exporter specialised the batch (a graph that only runs at the example size).
+    """
+    module = module.eval()
+    dynamic = tuple({0: torch.export.Dim.DYNAMIC} if b else None for b in batched_inputs)
+    path = Path(path)
+    with torch.no_grad():
+        torch.onnx.export(module, example, str(path), dynamo=True, opset_version=OPSET, external_data=False,
+                          input_names=list(input_names), output_names=list(output_names), dynamic_shapes=dynamic,
+                          verbose=False)
+    model = onnx.load(str(path))
+    _name_batch_dims(model)
+    for value, batched in zip(list(model.graph.input), batched_inputs):
+        first = value.type.tensor_type.shape.dim[0]
+        if batched and first.dim_param != BATCH:
+            raise RuntimeError(f"export specialised the batch of input {value.name!r} to {first.dim_value}: "
+                               "the graph would only run at the example batch size")
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return model
+
+
+def export_generator(transformer: nn.Module, path: Path) -> onnx.ModelProto:
+    """Export the guided Euler step graph of ``transformer`` (a CatDiT) to ``path``."""
+    cfg = transformer.config
+    return export_graph(GeneratorStep(transformer), generator_example(cfg.sample_size, cfg.in_channels), path,
+                        GENERATOR_INPUTS, GENERATOR_OUTPUTS, (True, True, True, True, False))
+
+
+def export_classifier(classifier: nn.Module, path: Path) -> onnx.ModelProto:
+    """Export ``classifier`` (a CatClassifier: normalised image -> raw logits) to ``path``."""
+    model = export_graph(classifier, classifier_example(classifier.config.image_size), path,
+                         CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, (True,))
+    out = model.graph.output[0].type.tensor_type.shape.dim
+    if out[-1].dim_value != NUM_CLASSIFIER_OUTPUTS:
+        raise RuntimeError(f"classifier graph outputs {out[-1].dim_value} logits, expected {NUM_CLASSIFIER_OUTPUTS}")
+    return model

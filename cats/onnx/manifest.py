@@ -1,0 +1,100 @@
+"""Reading an export: the manifest, graph files checked against their sha256, golden arrays.
+
+NumPy only (no torch, no onnxruntime), so the export side and every client share it.
+Arrays in ``golden.json`` are stored exactly: ``{"dtype": "float32", "shape": [...],
+"base64": <little-endian bytes>}`` (a JavaScript client decodes them into a Float32Array).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "tiny-cats-onnx"
+VERSION = 1
+MANIFEST = "manifest.json"
+GOLDEN = "golden.json"
+GRAPHS = ("generator", "classifier")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(out_dir: str | Path) -> dict:
+    """Load ``OUT_DIR/manifest.json`` and check it is a manifest this code understands."""
+    path = Path(out_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"no {MANIFEST} in {str(out_dir)!r}: export one with "
+                                f"`python export.py --model PIPELINE_DIR --out {out_dir}`")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise ValueError(f"{path} is not a {FORMAT} v{VERSION} manifest "
+                         f"(format {manifest.get('format')!r}, version {manifest.get('version')!r})")
+    return manifest
+
+
+def variant_path(out_dir: str | Path, manifest: dict, graph: str, variant: str | None = None) -> Path:
+    """Path of a graph's variant file (default: the graph's default_variant). Raises naming the written ones."""
+    if graph not in GRAPHS:
+        raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(GRAPHS)}")
+    entry = manifest.get(graph)
+    if not entry:
+        raise ValueError(f"this export has no {graph} graph")
+    variant = variant or entry["default_variant"]
+    if variant not in entry["variants"]:
+        raise ValueError(f"{graph} variant {variant!r} was not exported: available "
+                         f"{', '.join(entry['variants'])}" + _rejected_note(entry, variant))
+    return Path(out_dir) / entry["variants"][variant]["file"]
+
+
+def _rejected_note(entry: dict, variant: str) -> str:
+    reason = entry.get("rejected_variants", {}).get(variant, {}).get("reason")
+    return f" ({variant} was not written: {reason})" if reason else ""
+
+
+def verify_files(out_dir: str | Path, manifest: dict) -> list[str]:
+    """Every graph file listed in the manifest exists with the recorded size and sha256; returns problems."""
+    problems = []
+    for graph in GRAPHS:
+        entry = manifest.get(graph) or {}
+        for name, variant in entry.get("variants", {}).items():
+            path = Path(out_dir) / variant["file"]
+            if not path.is_file():
+                problems.append(f"{graph} {name}: {path.name} is missing")
+                continue
+            if path.stat().st_size != variant["bytes"]:
+                problems.append(f"{graph} {name}: {path.name} has {path.stat().st_size} bytes, manifest says "
+                                f"{variant['bytes']}")
+            digest = sha256(path)
+            if digest != variant["sha256"]:
+                problems.append(f"{graph} {name}: {path.name} sha256 {digest[:12]}... differs from the manifest's "
+                                f"{variant['sha256'][:12]}...")
+    return problems
+
+
+def encode_array(arr: np.ndarray) -> dict:
+    """float32 array -> {"dtype", "shape", "base64"} (exact, little-endian)."""
+    a = np.ascontiguousarray(arr, dtype="<f4")
+    return {"dtype": "float32", "shape": list(a.shape), "base64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def decode_array(obj: dict) -> np.ndarray:
+    if obj.get("dtype") != "float32":
+        raise ValueError(f"golden arrays are float32, got {obj.get('dtype')!r}")
+    return np.frombuffer(base64.b64decode(obj["base64"]), dtype="<f4").reshape(obj["shape"]).astype(np.float32)
+
+
+def read_golden(out_dir: str | Path, manifest: dict) -> dict:
+    path = Path(out_dir) / manifest.get("golden", GOLDEN)
+    if not path.is_file():
+        raise FileNotFoundError(f"no golden fixtures at {path}")
+    return json.loads(path.read_text())

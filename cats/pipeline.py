@@ -64,8 +64,9 @@ def breed_weights(breed, batch: int = 1) -> np.ndarray:
     """Validate a breed request and return float32 conditioning weights (rows, 13) that sum to 1.
 
     breed: a name, alias or id (one-hot); a dict {breed: weight} (a blend: weights finite, >= 0, not all
-    zero, normalised); or a list of those (one entry per image). Each entry is repeated ``batch`` times,
-    so rows = batch for a single breed or blend and len(list) * batch for a list.
+    zero, normalised); None (unconditional: the null slot); or a list of those (one entry per image).
+    Each entry is repeated ``batch`` times, so rows = batch for a single entry and len(list) * batch
+    for a list. ``cats.onnx.pipeline.breed_weights`` follows the same rules.
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"the number of images per breed must be a positive integer, got {batch!r}")
@@ -78,7 +79,9 @@ def breed_weights(breed, batch: int = 1) -> np.ndarray:
 
 def _one_breed(breed) -> np.ndarray:
     w = np.zeros(NUM_SLOTS, dtype=np.float64)
-    if isinstance(breed, dict):
+    if breed is None:
+        w[NULL_ID] = 1.0
+    elif isinstance(breed, dict):
         if not breed:
             raise ValueError(f"a breed blend needs at least one breed, got {{}}; valid names: {', '.join(BREEDS)}")
         for name, weight in breed.items():

@@ -197,6 +197,7 @@ def test_class_weights_validation_and_normalisation(pipe):
     assert rows.shape == (6, NUM_SLOTS)
     assert rows.argmax(1).tolist() == [1, 1, 3, 3, 2, 2]
     assert torch.all(rows[:, NULL_ID] == 0)  # the null slot is never a breed
+    assert pipe.class_weights(None).argmax().item() == NULL_ID  # None asks for the unconditional slot
     with pytest.raises(ValueError, match="unknown breed 'Tabby'.*Abyssinian"):
         pipe.class_weights("Tabby")
     with pytest.raises(ValueError, match="all zero"):

@@ -3,8 +3,6 @@
  * and drive Debian Chromium through playwright-core (no browser download: CHROMIUM_PATH or /usr/bin/chromium).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -26,23 +24,20 @@ export function chromiumPath() {
 }
 
 /**
- * A fresh Chromium profile (mkdtemp) as a persistent context; `close()` also deletes the profile.
+ * Chromium with a fresh temporary profile (playwright-core creates and deletes it); each `newContext()` is an
+ * isolated session with its own Cache Storage, so one test's cached models never leak into another's.
  * @param {{ extraArgs?: string[] }} [options]
  */
 export async function launchBrowser(options = {}) {
-  const profile = await mkdtemp(join(tmpdir(), 'tiny-cats-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
+  const browser = await chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
     args: [...CHROMIUM_ARGS, ...(options.extraArgs ?? [])],
-    viewport: { width: 1200, height: 900 },
   });
   return {
-    context,
-    async close() {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    },
+    browser,
+    newContext: () => browser.newContext({ viewport: { width: 1200, height: 900 } }),
+    close: () => browser.close(),
   };
 }
 

@@ -96,7 +96,7 @@ export function App({ config }: { config: PageConfig }) {
                 onChange={(e) => setSteps(Number(e.target.value))} />
             </label>
             <label>Guidance <output>{guidance?.toFixed(1) ?? ''}</output>
-              <input type="range" min={1} max={10} step={0.5} value={guidance ?? 1} data-testid="guidance"
+              <input type="range" min={1} max={10} step={0.1} value={guidance ?? 1} data-testid="guidance"
                 onChange={(e) => setGuidance(Number(e.target.value))} />
             </label>
             <label>Seed

@@ -11,6 +11,8 @@ export interface TestHook {
     status: string; provider: string | null; threads: number | null; loadMs: number | null; fromCache: boolean | null;
     busy: string | null; loadError: string | null; runError: string | null; classifyError: string | null;
   };
+  /** How many generations/restyles have finished (changes when a new result lands). */
+  runs(): number;
   lastImage(): number[] | null;
   lastStats(): RunStats | null;
   lastClassification(): { verdict: string; probabilities: Record<string, number>; input: number[] } | null;
@@ -23,7 +25,14 @@ declare global {
 }
 
 export function installTestHook(api: () => CatsApi): void {
+  let seen: unknown = null;
+  let runs = 0;
   window.__cats = {
+    runs: () => {
+      const r = api().result;
+      if (r && r !== seen) { seen = r; runs += 1; }
+      return runs;
+    },
     setNoise: (values) => api().setNoiseOverride(values ? Float32Array.from(values) : null),
     state: () => {
       const a = api();

@@ -1,0 +1,248 @@
+/**
+ * End to end: the built site under `vite preview` (COOP/COEP on) in Debian Chromium, driven like a visitor
+ * (clicks, sliders, file uploads) and read back through the canvas and window.__cats (?testhook=1).
+ * The golden images are the Python export's; the photo checks use onnxruntime-node on the same graphs.
+ * Every wait is on a condition, never a fixed sleep.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchBrowser, startPreview } from '../../scripts/browser.mjs';
+import { classify, verdictText } from '../../src/lib/classify';
+import { classifierLogits, generatorStep } from '../../src/lib/engine';
+import { graphVariant, type Manifest } from '../../src/lib/manifest';
+import { initialSample, runSampler } from '../../src/lib/sampler';
+import { sigmasFor, transferSigmas } from '../../src/lib/schedule';
+import { tensorToPixels, toClassifierTensor, toModelTensor, type Pixels } from '../../src/lib/tensor';
+import { decodeArray, loadBundle, maxAbsDiff, nodeSession, ort, type Golden } from '../helpers/bundle';
+import { encodePng } from '../helpers/png';
+
+let manifest: Manifest;
+let golden: Golden;
+let server: Awaited<ReturnType<typeof startPreview>>;
+let chrome: Awaited<ReturnType<typeof launchBrowser>>;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  ({ manifest, golden } = loadBundle());
+  server = await startPreview();
+  chrome = await launchBrowser();
+});
+
+afterAll(async () => {
+  await chrome?.close();
+  await server?.close();
+  expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+});
+
+async function openApp(context: BrowserContext, query = '&thumbs=0'): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${server.url}?testhook=1${query}`);
+  await waitLoaded(page);
+  return page;
+}
+
+async function waitLoaded(page: Page): Promise<void> {
+  await page.waitForFunction(() => window.__cats !== undefined && window.__cats.state().status !== 'loading', null, { timeout: 100_000 });
+}
+
+const state = (page: Page) => page.evaluate(() => (window.__cats as NonNullable<Window['__cats']>).state());
+
+/** Click Generate (or Restyle) and wait for the new result. */
+async function runAndWait(page: Page, button: 'generate' | 'restyle'): Promise<number[]> {
+  const before = await page.evaluate(() => window.__cats?.runs() ?? 0);
+  await page.getByTestId(button).click();
+  await page.waitForFunction((n) => {
+    const c = window.__cats;
+    return c !== undefined && (c.runs() > n || c.state().runError !== null) && c.state().busy === null;
+  }, before, { timeout: 100_000 });
+  const s = await state(page);
+  expect(s.runError).toBeNull();
+  return (await page.evaluate(() => window.__cats?.lastImage())) as number[];
+}
+
+async function canvasPixels(page: Page, testId: string): Promise<number[]> {
+  return page.evaluate((id) => {
+    const c = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
+    return Array.from((c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data);
+  }, testId);
+}
+
+async function setControls(page: Page, steps: number, guidance: number): Promise<void> {
+  await page.getByTestId('steps').fill(String(steps));
+  await page.getByTestId('guidance').fill(String(guidance));
+  await expect.poll(() => page.getByTestId('steps-value').textContent()).toBe(String(steps));
+}
+
+const breedIds = (mix: Record<string, number>) => Object.entries(mix).map(([name, w]) => {
+  const id = manifest.breeds.indexOf(name);
+  if (id < 0) throw new Error(`golden breed ${name} is not in the manifest`);
+  return [id, w] as const;
+});
+
+/** Pixels of a golden tensor as the page's canvas shows them, and the PNG a visitor would upload. */
+function generatorPng(t: Float32Array): { png: Buffer; px: Pixels } {
+  const s = manifest.generator.image_size;
+  const px = tensorToPixels(t, s, s);
+  return { png: encodePng(px.data, s, s), px };
+}
+
+describe('the app in Chromium', () => {
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    context = await chrome.newContext();
+    page = await openApp(context, ''); // default settings: thumbnails are generated when the export ships none
+  });
+
+  it('loads on WASM (no WebGPU adapter in headless Chromium), cross-origin isolated, with breed thumbnails', async () => {
+    const s = await state(page);
+    expect(s.loadError).toBeNull();
+    expect(s.status).toBe('ready');
+    expect(s.provider).toBe('wasm');
+    await expect.poll(() => page.getByTestId('dash-provider').textContent()).toBe('wasm');
+    expect(await page.getByTestId('fallback').textContent()).toMatch(/no WebGPU adapter|no WebGPU/);
+    expect(await page.getByTestId('dash-isolated').textContent()).toBe('yes');
+    expect(await page.getByTestId('weights-note').textContent()).toContain(manifest.weights.name);
+    const shipped = manifest.thumbnails !== undefined;
+    await page.waitForFunction((n) => document.querySelectorAll('.thumb img').length === n, manifest.breeds.length, { timeout: 100_000 });
+    const srcs = await page.locator('.thumb img').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
+    expect(new Set(srcs).size).toBe(manifest.breeds.length); // one distinct picture per breed
+    if (!shipped) expect(srcs.every((s) => s.startsWith('data:image/png'))).toBe(true);
+  });
+
+  it('generates two breeds equal to the Python golden images (canvas and tensor)', async () => {
+    await page.evaluate((n) => window.__cats?.setNoise(n), Array.from(decodeArray(golden.noise)));
+    await setControls(page, golden.steps, golden.guidance_scale);
+    const single = golden.cases.filter((c) => Object.keys(c.breeds).length === 1).slice(0, 2);
+    expect(single).toHaveLength(2);
+    for (const c of single) {
+      const [[id]] = breedIds(c.breeds) as [[number, number]];
+      await page.getByRole('radio', { name: manifest.breeds[id], exact: true }).check();
+      const image = await runAndWait(page, 'generate');
+      const want = decodeArray(c.final);
+      expect(maxAbsDiff(image, want), `${c.name} tensor`).toBeLessThan(golden.tolerance.final);
+      const shown = await canvasPixels(page, 'canvas-sample');
+      expect(maxAbsDiff(shown, generatorPng(want).px.data), `${c.name} canvas`).toBeLessThanOrEqual(1);
+      expect(await page.getByTestId('download').getAttribute('href')).toMatch(/^data:image\/png/);
+    }
+    const dash = await page.getByTestId('dash-step').textContent();
+    expect(dash).toMatch(/ms$/);
+  });
+
+  it('blend sliders give the golden blend', async () => {
+    const c = golden.cases.find((k) => Object.keys(k.breeds).length > 1);
+    if (!c) throw new Error('golden.json has no blend case');
+    await page.getByText('Blend breeds').click();
+    await page.getByTestId('blend-toggle').check();
+    const weights = new Map(breedIds(c.breeds));
+    for (let i = 0; i < manifest.breeds.length; i++) await page.getByTestId(`blend-${i}`).fill(String(weights.get(i) ?? 0));
+    const image = await runAndWait(page, 'generate');
+    expect(maxAbsDiff(image, decodeArray(c.final))).toBeLessThan(golden.tolerance.final);
+    await page.getByTestId('blend-toggle').uncheck();
+  });
+
+  it('classifies an uploaded photo exactly as onnxruntime does on the same pixels', async () => {
+    const c = manifest.classifier;
+    const g = golden.classifier;
+    if (!c || !g) throw new Error('the export has no classifier (or no classifier golden fixture)');
+    const s = c.image_size;
+    // The golden classifier input, de-normalised to a photo (8-bit, as a visitor's file would be).
+    const x = decodeArray(g.image);
+    const rgba = new Uint8ClampedArray(s * s * 4);
+    for (let i = 0; i < s * s; i++) {
+      for (let ch = 0; ch < 3; ch++) rgba[i * 4 + ch] = Math.round(Math.min(1, Math.max(0, (x[ch * s * s + i] as number) * (c.std[ch] as number) + (c.mean[ch] as number))) * 255);
+      rgba[i * 4 + 3] = 255;
+    }
+    const input = toClassifierTensor({ data: rgba, width: s, height: s }, s, c.mean, c.std);
+    const session = await nodeSession(manifest, 'classifier', graphVariant(manifest, 'classifier').key);
+    const want = classify(await classifierLogits(ort, session, manifest, input.slice()), c);
+
+    await page.getByTestId('upload').setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: encodePng(rgba, s, s) });
+    await page.waitForFunction(() => window.__cats?.lastClassification() != null, null, { timeout: 60_000 });
+    const got = await page.evaluate(() => window.__cats?.lastClassification());
+    if (!got) throw new Error('no classification');
+    expect(maxAbsDiff(got.input, input)).toBeLessThan(1e-6);
+    for (const label of c.labels) expect(Math.abs((got.probabilities[label] as number) - (want.probabilities[label] as number))).toBeLessThan(1e-4);
+    expect(got.verdict).toBe(want.verdict);
+    expect(await page.getByTestId('verdict').textContent()).toBe(verdictText(want.verdict, c));
+    const top = await page.locator('[data-testid="topk"] li').evaluateAll((li) => li.map((e) => e.getAttribute('data-label')));
+    expect(top).toEqual(want.topK.map(([l]) => l));
+  });
+
+  it('restyles an uploaded picture into a breed like the TypeScript sampler on onnxruntime-node', async () => {
+    const t = golden.transfer;
+    const { png, px } = generatorPng(decodeArray(t.image));
+    await page.getByTestId('upload').setInputFiles({ name: 'picture.png', mimeType: 'image/png', buffer: png });
+    await page.waitForFunction(() => window.__cats?.state().busy === null && window.__cats?.lastClassification() != null);
+    await page.evaluate((n) => window.__cats?.setNoise(n), Array.from(decodeArray(t.noise)));
+    const [[id]] = breedIds(t.breeds) as [[number, number]];
+    await page.getByRole('radio', { name: manifest.breeds[id], exact: true }).check();
+    await setControls(page, t.steps, golden.guidance_scale);
+    await page.getByTestId('strength').fill(String(t.strength));
+    const image = await runAndWait(page, 'restyle');
+
+    const sigmas = transferSigmas(sigmasFor(manifest, t.steps), t.strength);
+    const session = await nodeSession(manifest, 'generator');
+    const step = generatorStep(ort, session, manifest, Float32Array.from(t.class_weights), golden.guidance_scale);
+    const init = initialSample(decodeArray(t.noise), sigmas, toModelTensor(px, manifest.generator.image_size));
+    const { image: want } = await runSampler({ init, sigmas, step });
+    expect(maxAbsDiff(image, want)).toBeLessThan(golden.tolerance.final);
+    const stats = await page.evaluate(() => window.__cats?.lastStats());
+    expect(stats?.kind).toBe('restyle');
+    expect(stats?.steps).toBe(sigmas.length - 1); // only the schedule's tail runs
+  });
+
+  it('shows an error for a non-image upload and keeps working', async () => {
+    await page.getByTestId('upload').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a cat') });
+    await expect.poll(() => page.getByTestId('classify-error').textContent()).toMatch(/notes\.txt is not an image/);
+    expect((await state(page)).status).toBe('ready');
+    const { png } = generatorPng(decodeArray(golden.transfer.image));
+    await page.getByTestId('upload').setInputFiles({ name: 'ok.png', mimeType: 'image/png', buffer: png });
+    await expect.poll(() => page.getByTestId('verdict').count()).toBe(1);
+    expect(await page.getByTestId('classify-error').count()).toBe(0);
+    await page.evaluate(() => window.__cats?.setNoise(null));
+    await page.getByTestId('steps').fill('2');
+    const image = await runAndWait(page, 'generate');
+    expect(image.length).toBe(3 * manifest.generator.image_size ** 2);
+  });
+
+  it('loads the models from Cache Storage on the next visit, without downloading them', async () => {
+    const onnx: string[] = [];
+    page.on('request', (r) => { if (r.url().endsWith('.onnx')) onnx.push(r.url()); });
+    await page.reload();
+    await waitLoaded(page);
+    const s = await state(page);
+    expect(s.status).toBe('ready');
+    expect(s.fromCache).toBe(true);
+    expect(onnx).toEqual([]);
+  });
+});
+
+describe('model integrity', () => {
+  it('detects a corrupted model file by its sha256, shows a retry button, and recovers', async () => {
+    const context = await chrome.newContext(); // empty Cache Storage
+    const file = graphVariant(manifest, 'generator').spec.file;
+    await context.route(`**/${file}`, async (route) => {
+      const res = await route.fetch();
+      const body = Buffer.from(await res.body());
+      const mid = body.length >> 1;
+      body.writeUInt8(body.readUInt8(mid) ^ 0xff, mid); // one flipped byte
+      await route.fulfill({ response: res, body });
+    });
+    const page = await openApp(context);
+    const s = await state(page);
+    expect(s.status).toBe('error');
+    expect(s.loadError).toMatch(new RegExp(`${file.replace('.', '\\.')} failed its sha256 check`));
+    expect(await page.getByTestId('load-error').getAttribute('data-code')).toBe('checksum');
+
+    await context.unrouteAll();
+    await page.getByTestId('retry').click();
+    await page.waitForFunction(() => window.__cats?.state().status === 'ready', null, { timeout: 100_000 });
+    const after = await state(page);
+    expect(after.status).toBe('ready');
+    expect(after.fromCache).toBe(false); // the corrupt copy was never cached
+    await context.close();
+  });
+});

@@ -165,6 +165,22 @@ def test_train_args_resume_always_and_attach_for_both(tmp_path):
     assert config_from_args(gen).preset == "small" and config_from_args(clf).attach_to.endswith("pipeline")
 
 
+def test_evaluate_and_export_command_lines_match_their_clis(tmp_path):
+    from cats.evaluate import build_parser
+    from cats.export.cli import parse_args as export_args
+
+    spec = jobs.JobSpec(run_name="r", data="oxford")
+    cmd = jobs.evaluate_command("classifier", tmp_path / "clf", spec, Path("/data"), tmp_path / "m.json", python="py")
+    assert cmd[:4] == ["py", "-m", "cats.evaluate", "classifier"]
+    args = build_parser().parse_args(cmd[3:])
+    assert (args.model, args.data, args.split, args.data_root, args.out) == (
+        str(tmp_path / "clf"), "oxford", "test", "/data", str(tmp_path / "m.json"))
+
+    cmd = jobs.export_command(tmp_path / "pipeline", tmp_path / "onnx", python="py")
+    args = export_args(cmd[2:])
+    assert (args.model, args.out, args.check) == (str(tmp_path / "pipeline"), tmp_path / "onnx", False)
+
+
 def test_validation_errors_name_the_accepted_values():
     with pytest.raises(ValueError, match="generator, classifier, both"):
         jobs.validate(jobs.JobSpec(run_name="r", model="gan"))
@@ -298,13 +314,15 @@ def _finished_run(tmp_path: Path, metrics: dict | None) -> Path:
 
 
 def test_model_card_contains_only_measured_values(tmp_path):
-    metrics = {"fid": 41.37219, "breed_accuracy": 0.8125, "num_samples": 2400,
-               "per_breed": {"Bengal": 0.5}, "confusion": [[1, 2], [3, 4]], "note": "text"}
+    metrics = {"default": {"steps": 20, "breed_accuracy": {"mean": 0.8125, "num_samples": 2400}},
+               "fid": {"fid": 41.37219, "note": "text"}, "sweep": [{"steps": 4, "accuracy": 0.33}],
+               "confusion_matrix": [[1, 2], [3, 4]], "answered_accuracy": None, "quick": False}
     card = jobs.model_card(_finished_run(tmp_path, metrics), "someone/cats")
-    assert "fid: 41.37" in card and "breed_accuracy: 0.8125" in card and "num_samples: 2400" in card
+    assert "| fid.fid | 41.37 |" in card and "| default.breed_accuracy.mean | 0.8125 |" in card
+    assert "| default.breed_accuracy.num_samples | 2400 |" in card and "| default.steps | 20 |" in card
     assert "synthcats" in card.lower() and "`micro`" in card and "1234 optimizer steps" in card
-    assert "Bengal" not in card and "confusion" not in card  # only the top-level scalars
-    allowed = {"41.37", "0.8125", "2400", "1234", "12"}  # measured figures + "12 breeds"
+    assert "sweep" not in card and "confusion" not in card and "answered" not in card and "quick" not in card
+    allowed = {"41.37", "0.8125", "2400", "20", "1234", "12"}  # the measured figures, the steps, "12 breeds"
     numbers = set(re.findall(r"\d+(?:\.\d+)?", card.split("---", 2)[2]))
     assert numbers <= allowed, f"figures that were not measured: {numbers - allowed}"
 

@@ -23,14 +23,24 @@ class MissingTokenError(RuntimeError):
 
 
 def measured_metrics(run_dir: Path) -> dict[str, dict[str, float]]:
-    """The top-level scalar figures each evaluation wrote into ``metrics/<task>.json``, by task; nothing else."""
+    """Every number each evaluation wrote into ``metrics/<task>.json``, by task, nested keys joined by dots.
+
+    Lists (confusion matrices, sweeps), strings, booleans and nulls are left out; nothing is added.
+    """
     found = {}
     for path in sorted((Path(run_dir) / "metrics").glob("*.json")):
-        values = json.loads(path.read_text())
-        scalars = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        if scalars:
-            found[path.stem] = scalars
+        numbers = dict(_numeric_leaves(json.loads(path.read_text())))
+        if numbers:
+            found[path.stem] = numbers
     return found
+
+
+def _numeric_leaves(values: dict, prefix: str = ""):
+    for key, value in values.items():
+        if isinstance(value, dict):
+            yield from _numeric_leaves(value, f"{prefix}{key}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield f"{prefix}{key}", value
 
 
 def model_card(run_dir: Path, repo_id: str) -> str:
@@ -55,8 +65,8 @@ def model_card(run_dir: Path, repo_id: str) -> str:
     lines += ["", "## Evaluation (test split)", ""]
     metrics = measured_metrics(run_dir)
     for task, values in metrics.items():
-        lines += [f"### {task}", ""]
-        lines += [f"- {name}: {value:.4g}" if isinstance(value, float) else f"- {name}: {value}"
+        lines += [f"### {task}", "", "| metric | value |", "| --- | --- |"]
+        lines += [f"| {name} | {value:.4g} |" if isinstance(value, float) else f"| {name} | {value} |"
                   for name, value in values.items()]
         lines.append("")
     if not metrics:

@@ -26,7 +26,7 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImageP
 from cats.breeds import BREEDS, NULL_ID, NUM_SLOTS, breed_id
 from cats.flow import SIGMA_MIN, euler_step, guided_velocity, model_velocity, velocity_to_x0
 from cats.images import from_model_array, load_image, to_model_array
-from cats.models.dit import CatDiT, get_preset
+from cats.models.dit import PRESETS, CatDiT, get_preset
 from cats.schedule import transfer_sigmas
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # bundled pipelines: cats/weights/<name>/
@@ -117,6 +117,9 @@ class CatsPipeline(DiffusionPipeline):
             raise ValueError(f"these weights were saved with breeds {list(breeds)}, but this version of tiny-cats "
                              f"uses {list(BREEDS)}; they cannot be mixed")
         self.register_modules(transformer=transformer, scheduler=scheduler, classifier=classifier)
+        if preset is None:  # built around a bare transformer (e.g. by the trainer): name its size if it has one
+            preset = next((name for name, cfg in PRESETS.items()
+                           if all(transformer.config.get(k) == v for k, v in cfg.items())), None)
         self.register_to_config(breeds=list(BREEDS), null_id=NULL_ID, preset=preset,
                                 default_guidance_scale=float(default_guidance_scale),
                                 default_num_inference_steps=int(default_num_inference_steps))

@@ -300,6 +300,12 @@ def test_save_load_round_trip_reproduces_the_image(pipe, tmp_path):
     assert np.array_equal(a, b)
 
 
+def test_preset_is_named_when_built_around_a_bare_transformer(pipe):
+    assert CatsPipeline(transformer=pipe.transformer, scheduler=pipe.scheduler).config.preset == "micro"
+    odd = CatDiT(**{**get_preset("micro"), "depth": 1})
+    assert CatsPipeline(transformer=odd, scheduler=pipe.scheduler).config.preset is None
+
+
 def test_load_refuses_a_different_breed_list(pipe, tmp_path):
     pipe.save_pretrained(tmp_path)
     index = json.loads((tmp_path / "model_index.json").read_text())

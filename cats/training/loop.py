@@ -195,7 +195,7 @@ class Trainer:
         if bad.item() > 0:
             last = self.last_checkpoint or "none (no checkpoint was written yet)"
             raise NonFiniteLossError(
-                f"the {what} is {float(value)} at step {step}: stopping. The last good checkpoint is {last}; "
+                f"the {what} is {float(value)} at step {step + 1}: stopping. The last good checkpoint is {last}; "
                 "lower --lr (or raise --warmup) and continue with --resume")
 
     # --------------------------------------------------------------------------------------------- loop

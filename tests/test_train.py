@@ -1,0 +1,157 @@
+"""The training CLI's flags, logged loss, LR schedule, NaN guard and time budget (generator, micro preset)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from cats.breeds import NULL_ID
+from cats.training import checkpoint as ckpt
+from cats.training.cli import config_from_args
+from cats.training.config import TrainConfig, resolve
+from cats.training.generator_task import GeneratorTask
+from cats.training.loop import NonFiniteLossError, Trainer
+from cats.training.lr import WarmupCosine
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def _args(out, data_root, *extra: str) -> list[str]:
+    return ["generator", "--preset", "micro", "--num-per-class", "2", "--data-root", str(data_root), "--out", str(out),
+            "--steps", "4", "--warmup", "0", "--sample-every", "0", "--eval-every", "0", "--sample-steps", "2", *extra]
+
+
+class _Recorder:
+    """Records what the model is called with (forward pre-hook)."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        model.register_forward_pre_hook(lambda module, args: self.calls.append(tuple(a.detach() for a in args)))
+
+
+def test_flags_reach_the_optimizer_batch_and_label_dropout(data_root, tmp_path):
+    trainer = Trainer(config_from_args(_args(tmp_path / "a", data_root, "--lr", "0.0123", "--batch-size", "5",
+                                             "--label-dropout", "1.0", "--grad-accum", "3", "--weight-decay", "0.07",
+                                             "--ema-decay", "0", "--prediction-type", "v")))
+    rec = _Recorder(trainer.unwrapped)
+    out = trainer.train_step()
+    assert out.lr == pytest.approx(0.0123) and trainer.optimizer.param_groups[0]["initial_lr"] == pytest.approx(0.0123)
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == pytest.approx(0.07)
+    assert trainer.unwrapped.config.prediction_type == "v"
+    assert len(rec.calls) == 3, "--grad-accum 3 must run three micro-batches per step"
+    sample, timestep, weights = rec.calls[0]
+    assert sample.shape == (5, 3, 32, 32) and weights.shape == (5, 13)
+    assert bool((weights.argmax(1) == NULL_ID).all()), "--label-dropout 1.0 must send every label to the null slot"
+    # --ema-decay 0: the shipped (EMA) weights are the live ones
+    for a, b in zip(trainer.ema.model.parameters(), trainer.unwrapped.parameters()):
+        assert torch.equal(a, b)
+
+    trainer = Trainer(config_from_args(_args(tmp_path / "b", data_root, "--batch-size", "7", "--label-dropout", "0")))
+    rec = _Recorder(trainer.unwrapped)
+    trainer.train_step()
+    sample, timestep, weights = rec.calls[0]
+    assert sample.shape[0] == 7 and len(rec.calls) == 1
+    assert not bool((weights.argmax(1) == NULL_ID).any()), "--label-dropout 0 must keep every breed label"
+    assert float(timestep.max()) > 1.0, "the network gets 1000 * sigma, not sigma"
+    assert trainer.unwrapped.config.prediction_type == "x"
+
+
+def test_logged_loss_is_the_backpropagated_loss(data_root, tmp_path, monkeypatch):
+    micro_losses: list[float] = []
+    real = GeneratorTask.micro_batch_loss
+
+    def recording(self, model, step, micro, generator):
+        loss = real(self, model, step, micro, generator)
+        micro_losses.append(float(loss.detach()))
+        return loss
+
+    monkeypatch.setattr(GeneratorTask, "micro_batch_loss", recording)
+    out = tmp_path / "run"
+    result = Trainer(config_from_args(_args(out, data_root, "--grad-accum", "2", "--log-every", "2", "--warmup", "2",
+                                            "--checkpoint-every", "0"))).run()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "logs"))
+    events.Reload()
+    logged = {e.step: e.value for e in events.Scalars("train/loss")}
+    per_step = [(micro_losses[2 * i] + micro_losses[2 * i + 1]) / 2 for i in range(4)]
+    assert [r.loss for r in result.history] == pytest.approx(per_step, rel=1e-6)
+    assert sorted(logged) == [2, 4]
+    assert logged[2] == pytest.approx((per_step[0] + per_step[1]) / 2, rel=1e-5)
+    assert logged[4] == pytest.approx((per_step[2] + per_step[3]) / 2, rel=1e-5)
+    lrs = {e.step: e.value for e in events.Scalars("train/lr")}
+    assert lrs[2] == pytest.approx(3e-4 * WarmupCosine(2, 4, 0.1)(1), rel=1e-5)
+    # the run finished: a loadable pipeline with the EMA weights, and a sample grid with one row per breed
+    from cats.pipeline import CatsPipeline
+
+    pipe = CatsPipeline.from_pretrained(str(out / "pipeline"))
+    ema = torch.load(out / "checkpoints" / "step_00000004" / "state.pt", weights_only=True)["ema"]["weights"]
+    for name, tensor in pipe.transformer.state_dict().items():
+        assert torch.equal(tensor, ema[name]), f"exported {name} is not the EMA weight"
+    from PIL import Image
+
+    grid = Image.open(out / "samples" / "step_00000004.png")
+    assert grid.height == 12 * (32 + 2) + 2
+
+
+def test_lr_schedule_warmup_cosine_floor():
+    s = WarmupCosine(warmup=10, horizon=110, min_ratio=0.1)
+    assert [s(i) for i in range(3)] == pytest.approx([0.1, 0.2, 0.3])
+    assert s(9) == pytest.approx(1.0) and s(10) == pytest.approx(1.0)
+    assert s(60) == pytest.approx(0.55)
+    assert s(110) == pytest.approx(0.1) and s(500) == pytest.approx(0.1)
+    values = [s(i) for i in range(10, 111)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert WarmupCosine(0, None, 0.1)(1000) == 1.0  # --minutes before its horizon is measured
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data_root, tmp_path, monkeypatch):
+    real = GeneratorTask.micro_batch_loss
+
+    def poisoned(self, model, step, micro, generator):
+        loss = real(self, model, step, micro, generator)
+        return loss * float("nan") if step == 2 else loss
+
+    monkeypatch.setattr(GeneratorTask, "micro_batch_loss", poisoned)
+    out = tmp_path / "run"
+    trainer = Trainer(config_from_args(_args(out, data_root, "--checkpoint-every", "2")))
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 3.*step_00000002"):
+        trainer.run()
+    assert [p.name for p in ckpt.list_checkpoints(out)] == ["step_00000002"]
+    path, state = ckpt.load_latest(out)
+    assert state["step"] == 2
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_minutes_budget_stops_cleanly_and_writes_everything(data_root, tmp_path):
+    out = tmp_path / "run"
+    args = _args(out, data_root, "--minutes", "0.0001")
+    args[args.index("--steps"):args.index("--steps") + 2] = []
+    result = Trainer(config_from_args(args)).run()
+    assert result.stopped_by_time and result.step <= 2
+    assert (out / "checkpoints" / f"step_{result.step:08d}" / "complete.json").is_file()
+    assert (out / "pipeline" / "model_index.json").is_file()
+    assert (out / "config.json").is_file()
+
+
+def test_config_file_fields_and_flag_priority(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("lr: 0.002\nbatch-size: 16\nlabel_dropout: 0.25\n")
+    cfg = resolve(config_from_args(["generator", "--config", str(path), "--batch-size", "12", "--preset", "micro"]))
+    assert (cfg.lr, cfg.batch_size, cfg.label_dropout, cfg.preset) == (0.002, 12, 0.25, "micro")
+    assert cfg.steps == 20_000 and cfg.mixed_precision == "no"
+    path.write_text("learning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="unknown fields.*learning_rate"):
+        config_from_args(["generator", "--config", str(path)])
+    with pytest.raises(SystemExit):
+        config_from_args(["generator", "--preset", "huge"])  # argparse choices
+    with pytest.raises(ValueError, match="--data must be synthcats, oxford or folder:PATH"):
+        resolve(TrainConfig(data="imagenet"))
+    with pytest.raises(ValueError, match="--ema-decay must be in"):
+        resolve(TrainConfig(ema_decay=1.5))
+    assert math.isclose(resolve(config_from_args(["classifier", "--preset", "tiny"])).lr, 1e-3)

@@ -7,7 +7,7 @@ is plain Python in ``cats.modal_jobs``, which calls ``cats.train``, ``cats.evalu
     modal setup                                                   # once: log in
     modal run train_modal.py --model both --data oxford --gpu A100
     modal run --detach train_modal.py ...                         # keeps training after you disconnect
-    modal volume get tiny-cats-runs <run>/onnx ./<run>/onnx       # fetch the results
+    mkdir -p <run> && modal volume get tiny-cats-runs <run>/onnx <run>   # fetch results (printed at the end)
 
 Preemption: Modal may stop any GPU container. The runs Volume is committed after every checkpoint,
 and a retry (or the same command with the same ``--run-name``) resumes from the newest one.
@@ -25,7 +25,7 @@ from cats import modal_jobs as jobs
 ROOT = Path(__file__).resolve().parent
 APP_NAME = "tiny-cats"
 DATA_VOLUME, DATA_DIR = "tiny-cats-data", "/data"  # Oxford-IIIT Pet archives + preprocessed caches
-RUNS_VOLUME, RUNS_DIR = "tiny-cats-runs", "/runs"  # one directory per run (see cats/modal_jobs.py)
+RUNS_VOLUME, RUNS_DIR = "tiny-cats-runs", "/runs"  # one directory per run (layout: cats/modal_jobs/__init__.py)
 HF_SECRET = "huggingface"  # `modal secret create huggingface HF_TOKEN=hf_...`
 REQUIREMENTS = ROOT / "requirements.txt"  # torch from PyPI is the CUDA build on Linux
 PYTHON_SOURCES = ("cats",)  # the whole package, so no file list can go stale
@@ -76,7 +76,7 @@ def hf_secret() -> modal.Secret:
     secret = modal.Secret.from_name(HF_SECRET, required_keys=[jobs.HF_TOKEN_ENV])
     try:
         secret.hydrate()
-    except modal.exception.NotFoundError as exc:
+    except (modal.exception.NotFoundError, modal.exception.InvalidError) as exc:
         raise SystemExit(
             f"--push-to-hub needs the Modal secret {HF_SECRET!r} holding {jobs.HF_TOKEN_ENV}: create a write token at "
             f"https://huggingface.co/settings/tokens, then run `modal secret create {HF_SECRET} "

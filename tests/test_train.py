@@ -155,3 +155,13 @@ def test_config_file_fields_and_flag_priority(tmp_path):
     with pytest.raises(ValueError, match="--ema-decay must be in"):
         resolve(TrainConfig(ema_decay=1.5))
     assert math.isclose(resolve(config_from_args(["classifier", "--preset", "tiny"])).lr, 1e-3)
+
+
+def test_throughput_benchmark_quick_runs_both_loops():
+    from cats.benchmarks.train_throughput import run
+
+    result = run(quick=True)
+    assert result["images_per_s"]["micro@1t"] > 0
+    figures = result["cli_vs_bare"]["micro@1t"]
+    assert figures["cli_s"] > 0 and figures["bare_s"] > 0
+    assert figures["ratio"] == pytest.approx(figures["cli_s"] / figures["bare_s"])

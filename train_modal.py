@@ -93,7 +93,7 @@ def train_on(gpu: str, gpus: int, secrets: list[modal.Secret] | None = None) -> 
 
 
 @app.local_entrypoint()
-def main(model: str = "generator", data: str = "oxford", preset: str | None = None,
+def main(model: str = "both", data: str = "oxford", preset: str | None = None,
          classifier_preset: str | None = None, steps: int | None = None, classifier_steps: int | None = None,
          batch_size: int | None = None, image_size: int | None = None, gpu: str = DEFAULT_GPU, gpus: int = 1,
          run_name: str | None = None, checkpoint_every: int = 500, train_args: str = "",

@@ -192,6 +192,9 @@ def test_validation_errors_name_the_accepted_values():
         jobs.validate(jobs.JobSpec(run_name="r", steps=0))
     with pytest.raises(ValueError, match="run-name"):
         jobs.validate(jobs.JobSpec(run_name="../escape"))
+    with pytest.raises(ValueError, match="use --model both, or --no-eval"):  # its evaluation needs a classifier
+        jobs.validate(jobs.JobSpec(run_name="r", model="generator"))
+    assert jobs.validate(jobs.JobSpec(run_name="r", model="generator", evaluate=False)).tasks == ("generator",)
     assert jobs.gpu_spec("A100") == "A100" and jobs.gpu_spec("H100", 8) == "H100:8"
     with pytest.raises(ValueError, match="between 1 and 8"):
         jobs.gpu_spec("H100", 9)

@@ -27,7 +27,7 @@ class JobSpec:
     """One training request as the local entrypoint received it (checked by ``validate``)."""
 
     run_name: str
-    model: str = "generator"  # generator | classifier | both
+    model: str = "both"  # generator | classifier | both
     data: str = "oxford"  # oxford | synthcats
     preset: str | None = None  # generator preset (None: the trainer's default)
     classifier_preset: str | None = None
@@ -73,6 +73,9 @@ def validate(spec: JobSpec) -> JobSpec:
         value = getattr(spec, name)
         if value is not None and value <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if spec.model == "generator" and spec.evaluate:
+        raise ValueError("--model generator: the generator's evaluation measures the breed accuracy of its samples "
+                         "with a classifier, which this run would not train; use --model both, or --no-eval")
     if not spec.run_name or "/" in spec.run_name or spec.run_name.startswith("."):
         raise ValueError(f"--run-name {spec.run_name!r} must be a plain directory name (no '/', not hidden)")
     return spec

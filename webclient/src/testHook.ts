@@ -9,6 +9,7 @@ export interface TestHook {
   setNoise(values: number[] | null): void;
   state(): {
     status: string; provider: string | null; threads: number | null; loadMs: number | null; fromCache: boolean | null;
+    downloadMs: number | null; sessionMs: number | null; fallbackReason: string | null;
     busy: string | null; loadError: string | null; runError: string | null; classifyError: string | null;
   };
   /** How many generations/restyles have finished (changes when a new result lands). */
@@ -39,6 +40,8 @@ export function installTestHook(api: () => CatsApi): void {
       return {
         status: a.load.status, provider: a.load.info?.provider ?? null, threads: a.load.info?.threads ?? null,
         loadMs: a.load.info?.loadMs ?? null, fromCache: a.load.info?.fromCache ?? null, busy: a.busy,
+        downloadMs: a.load.info?.downloadMs ?? null, sessionMs: a.load.info?.sessionMs ?? null,
+        fallbackReason: a.load.info?.fallbackReason ?? null,
         loadError: a.load.error?.message ?? null, runError: a.runError, classifyError: a.classifyError,
       };
     },

@@ -13,6 +13,8 @@ export function Dashboard({ load, stats }: { load: LoadState; stats: RunStats | 
     ['isolated', 'Cross-origin isolated', info ? (info.crossOriginIsolated ? 'yes' : 'no') : '…'],
     ['variant', 'Precision', info ? [info.generatorVariant, info.classifierVariant].filter(Boolean).join(' / ') : '…'],
     ['load', 'Model load', info ? `${ms(info.loadMs)}${info.fromCache ? ' (cache)' : ''}` : '…'],
+    ['fetch', 'Fetch + sha256', info ? ms(info.downloadMs) : '…'],
+    ['session', 'Session setup', info ? ms(info.sessionMs) : '…'],
     ['step', 'Per step', meanStep !== null ? ms(meanStep) : '–'],
     ['total', 'Total', stats ? ms(stats.totalMs) : '–'],
     ['rate', 'Steps/s', stats && stepsTotal > 0 ? (stats.steps / (stepsTotal / 1000)).toFixed(1) : '–'],

@@ -31,6 +31,9 @@ export interface LoadedInfo {
   threads: number;
   crossOriginIsolated: boolean;
   loadMs: number;
+  /** Of loadMs: fetching (or reading from cache) and verifying the graphs; creating the sessions. */
+  downloadMs: number;
+  sessionMs: number;
   generatorVariant: string;
   classifierVariant: string | null;
   /** Why the preferred provider was not used (e.g. "no WebGPU adapter"); null when it was. */

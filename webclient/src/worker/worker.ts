@@ -70,7 +70,11 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void
   const cls = m.classifier ? graphVariant(m, 'classifier', req.classifierVariant) : null;
   let fromCache = true;
   const download = async (file: string, spec: { sha256: string; bytes: number }) => {
+    let last = 0;
     const r = await fetchVerified(new URL(file, req.baseUrl).href, file, spec, (loaded, total, hit) => {
+      const now = performance.now();
+      if (loaded < total && now - last < 100) return; // at most 10 progress messages a second, and the last one
+      last = now;
       post({ type: 'progress', id: req.id, file, loaded, total, fromCache: hit });
     });
     fromCache &&= r.fromCache;
@@ -81,6 +85,7 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void
     classifier: cls ? await download(cls.spec.file, cls.spec) : null,
   };
 
+  const t1 = performance.now();
   const isolated = self.crossOriginIsolated;
   const threads = wasmThreads(isolated, navigator.hardwareConcurrency || 1, req.threads);
   const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
@@ -100,9 +105,10 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void
   if (s.classifier && m.classifier) checkSession(s.classifier, m.classifier.inputs, m.classifier.outputs, 'classifier');
   manifest = m;
   sessions = s;
+  const t2 = performance.now();
   post({
     type: 'loaded', id: req.id, provider: chosen.provider, threads: chosen.provider === 'wasm' ? s.ort.env.wasm.numThreads ?? threads : 1,
-    crossOriginIsolated: isolated, loadMs: performance.now() - t0, generatorVariant: gen.key,
+    crossOriginIsolated: isolated, loadMs: t2 - t0, downloadMs: t1 - t0, sessionMs: t2 - t1, generatorVariant: gen.key,
     classifierVariant: cls?.key ?? null, fallbackReason: chosen.fallbackReason, fromCache,
   });
 }

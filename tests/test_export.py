@@ -14,6 +14,7 @@ import torch
 
 from cats.breeds import BREEDS, CLASSIFIER_LABELS, NULL_ID
 from cats.export import export_pipeline
+from cats.flow import SIGMA_MIN
 from cats.export.cli import main as export_main
 from cats.export.exporter import write_variants
 from cats.export.golden import replay_golden
@@ -136,6 +137,7 @@ def test_manifest_contents(exported):
     assert manifest["weights"]["name"] == "micro-test" and manifest["weights"]["preset"] == "micro"
     gen = manifest["generator"]
     assert gen["image_size"] == 32 and gen["prediction_type"] == pipe.transformer.config.prediction_type
+    assert gen["sigma_min"] == SIGMA_MIN
     assert gen["defaults"] == {"num_inference_steps": 20, "guidance_scale": 3.0}
     scheduler = FlowMatchEulerDiscreteScheduler(shift=1.5)
     for steps, sigmas in gen["scheduler"]["sigmas"].items():

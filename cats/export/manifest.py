@@ -13,6 +13,7 @@ from pathlib import Path
 import onnx
 
 from cats.breeds import BREEDS, CLASSIFIER_LABELS, NULL_ID, OTHER_ID
+from cats.flow import SIGMA_MIN
 from cats.onnx.manifest import FORMAT, GOLDEN, MANIFEST, VERSION, sha256
 from cats.schedule import NUM_TRAIN_TIMESTEPS, flow_sigmas
 
@@ -53,7 +54,7 @@ def generator_entry(transformer, shift: float, defaults: dict, model: onnx.Model
     cfg = transformer.config
     inputs, outputs = graph_io(model)
     return {"image_size": int(cfg.sample_size), "channels": int(cfg.in_channels), "layout": "NCHW",
-            "pixel_range": [-1, 1], "prediction_type": cfg.prediction_type,
+            "pixel_range": [-1, 1], "prediction_type": cfg.prediction_type, "sigma_min": SIGMA_MIN,
             "scheduler": scheduler_entry(shift), "defaults": defaults,
             "inputs": inputs, "outputs": outputs, "variants": {}, "rejected_variants": {},
             "default_variant": "fp32"}

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
-from cats.breeds import BREEDS, NUM_SLOTS, breed_id
+from cats.breeds import BREEDS, NULL_ID, NUM_SLOTS, breed_id
 from cats.classify import ClassifyResult, preprocess, results_from_logits
 from cats.images import from_model_array, load_image, to_model_array
 from cats.onnx.manifest import read_manifest, variant_path
@@ -67,8 +67,6 @@ def breed_weights(breed, batch: int = 1) -> np.ndarray:
 
 
 def _one_breed(breed) -> np.ndarray:
-    from cats.breeds import NULL_ID
-
     w = np.zeros(NUM_SLOTS, dtype=np.float64)
     if breed is None:
         w[NULL_ID] = 1.0
@@ -103,6 +101,7 @@ class OnnxCatsPipeline:
         self.image_size = int(gen["image_size"])
         self.channels = int(gen["channels"])
         self.shift = float(gen["scheduler"]["shift"])
+        self.sigma_min = float(gen["sigma_min"])  # the graph's x -> v clamp
         self.default_num_inference_steps = int(gen["defaults"]["num_inference_steps"])
         self.default_guidance_scale = float(gen["defaults"]["guidance_scale"])
 
@@ -150,9 +149,11 @@ class OnnxCatsPipeline:
         for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
             sigma, sigma_next = float(sigma), float(sigma_next)
             x_next, x0 = self.step(x, sigma, sigma_next, weights, guidance)
-            if sampler == "heun" and sigma_next > 0:
+            if sampler == "heun" and sigma_next >= self.sigma_min:
                 # Heun: x + dt/2 (v + v_end). The graph gives x_next = x + dt v; a second call at the end
                 # point with the same dt gives x_next + dt v_end, so the update is their mean with x.
+                # Skipped on steps ending below sigma_min (as CatsPipeline): the clamped x -> v slope is
+                # wrong there and the step is tiny.
                 end, _ = self.step(x_next, sigma_next, 2.0 * sigma_next - sigma, weights, guidance)
                 x_next = 0.5 * (x + end)
             x = x_next

@@ -119,10 +119,10 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data_
 
     monkeypatch.setattr(GeneratorTask, "micro_batch_loss", poisoned)
     out = tmp_path / "run"
-    trainer = Trainer(config_from_args(_args(out, data_root, "--checkpoint-every", "2")))
+    trainer = Trainer(config_from_args(_args(out, data_root, "--checkpoint-every", "1", "--keep", "1")))
     with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 3.*step_00000002"):
         trainer.run()
-    assert [p.name for p in ckpt.list_checkpoints(out)] == ["step_00000002"]
+    assert [p.name for p in ckpt.list_checkpoints(out)] == ["step_00000002"]  # --keep 1 pruned step 1
     path, state = ckpt.load_latest(out)
     assert state["step"] == 2
     assert all(torch.isfinite(t).all() for t in state["model"].values())

@@ -1,0 +1,247 @@
+"""The Gradio demo, driven over HTTP with gradio_client like a visitor's browser or an API user.
+
+One module-scoped app: a ``micro`` pipeline with a small classifier (its zero-initialised output
+layers randomised, so images depend on breed and noise), saved to tmp and exported with
+``python export.py``; the app is launched on a free localhost port with ``--model`` and ``--onnx``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_PATH = ROOT / "spaces_demo" / "app.py"
+SIZE = 32  # the micro preset's image size
+pytestmark = pytest.mark.timeout(600)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _load_app_module():
+    spec = importlib.util.spec_from_file_location("tiny_cats_demo_app", APP_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> tuple[Path, Path]:
+    import torch
+
+    from cats.models.classifier import CatClassifier
+    from cats.pipeline import CatsPipeline
+
+    root = tmp_path_factory.mktemp("demo")
+    classifier = CatClassifier.from_backbone("mobilenet_v3_small", pretrained=False, image_size=SIZE).eval()
+    pipe = CatsPipeline.from_preset("micro", seed=0, classifier=classifier)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # adaLN-Zero starts at exactly 0 output: give those layers small weights,
+        for p in pipe.transformer.parameters():  # and the breed table a large one so breeds look different
+            if not p.any():
+                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+        table = pipe.transformer.y_embedder.weight  # (D, 13): the conditioning vector of each slot
+        table.copy_(torch.randn(table.shape, generator=gen))
+    model_dir, onnx_dir = root / "pipeline", root / "onnx"
+    pipe.save_pretrained(model_dir)
+    subprocess.run([sys.executable, str(ROOT / "export.py"), "--model", str(model_dir), "--out", str(onnx_dir)],
+                   check=True, cwd=ROOT, capture_output=True)
+    return model_dir, onnx_dir
+
+
+@pytest.fixture(scope="module")
+def client(weights):
+    from gradio_client import Client
+
+    model_dir, onnx_dir = weights
+    app = _load_app_module()
+    port = _free_port()
+    args = app.parse_args(["--model", str(model_dir), "--onnx", str(onnx_dir), "--port", str(port),
+                           "--thumbnail-steps", "2"])
+    demo = app.build_app(args)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    yield c
+    c.close()
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def manifest(weights) -> dict:
+    return json.loads((weights[1] / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def backends(manifest) -> list[str]:
+    gen = manifest["generator"]
+    variants = [gen["default_variant"]] + [v for v in gen["variants"] if v != gen["default_variant"]]
+    return [f"ONNX {v}" for v in variants] + ["PyTorch"]
+
+
+@pytest.fixture
+def files(tmp_path) -> dict[str, Path]:
+    """Uploads: good pictures in odd modes, and bad files."""
+    paths = {}
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8))
+    for name, img, fmt in [("rgb.png", rgb, "PNG"), ("gray.png", rgb.convert("L"), "PNG"),
+                           ("rgba.png", rgb.convert("RGBA"), "PNG"), ("cmyk.jpg", rgb.convert("CMYK"), "JPEG"),
+                           ("deep16.png", Image.fromarray(np.full((30, 30), 40000, np.uint16)), "PNG")]:
+        img.save(tmp_path / name, format=fmt)
+        paths[name] = tmp_path / name
+    frames = [Image.new("RGB", (24, 24), c) for c in ("red", "blue")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=50)
+    paths["anim.gif"] = tmp_path / "anim.gif"
+    (tmp_path / "notes.txt").write_text("not a picture")
+    (tmp_path / "empty.png").write_bytes(b"")
+    Image.new("1", (9000, 8000)).save(tmp_path / "huge.png")  # 72 MP, over the 64 MP limit, tiny on disk
+    for name in ("notes.txt", "empty.png", "huge.png"):
+        paths[name] = tmp_path / name
+    return paths
+
+
+def _pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+
+
+def _generate(client, backend, breed="Bengal", steps=3, seed=1, num_images=1, sampler="euler", guidance=3.0):
+    job = client.submit(breed, steps, guidance, sampler, seed, num_images, backend, api_name="/generate")
+    final = job.result()
+    return job.outputs(), final
+
+
+def test_generate_streams_every_step_on_every_backend(client, backends):
+    for backend, sampler in zip(backends, ["euler"] * (len(backends) - 1) + ["heun"]):
+        outputs, final = _generate(client, backend, steps=4, num_images=2, sampler=sampler)
+        steps = [re.search(r"Step (\d+)/(\d+)", o[2]) for o in outputs[:-1]]
+        assert [(int(m[1]), int(m[2])) for m in steps] == [(i, 4) for i in range(1, 5)], (backend, outputs)
+        assert "Done" in final[2] and backend in final[2]
+        for streamed in outputs[:-1]:  # each step shows the noisy images and the predicted clean ones
+            assert len(streamed[0]) == len(streamed[1]) == 2
+        current, clean, _, downloads = final
+        assert len(current) == 2 and len(downloads) == 2
+        for path in [g["image"] for g in current] + downloads:
+            assert Image.open(path).size == (SIZE, SIZE)
+        assert all(Image.open(p).format == "PNG" for p in downloads)
+        first, last = _pixels(outputs[0][0][0]["image"]), _pixels(current[0]["image"])
+        assert np.abs(first - last).max() > 10  # the stream really shows denoising progress
+
+
+def test_same_seed_same_picture_across_backends(client, backends):
+    gallery, table = client.predict("Siamese", 4, 3.0, 5, api_name="/compare")
+    assert [g["caption"].split(" · ")[0] for g in gallery] == backends  # variants read from the manifest
+    onnx32, torch_ = _pixels(gallery[0]["image"]), _pixels(gallery[-1]["image"])
+    assert np.abs(onnx32 - torch_).max() <= 2  # same noise, same weights: the backends agree
+    _, other_seed = _generate(client, "ONNX fp32", breed="Siamese", steps=4, seed=6)
+    assert np.abs(_pixels(other_seed[0][0]["image"]) - onnx32).mean() > 5
+    assert "max pixel difference" in table
+
+
+def test_classify_top3_and_probabilities(client, files):
+    results = {}
+    for backend in ("ONNX fp32", "PyTorch"):
+        label, verdict, probs = client.predict(_file(files["rgb.png"]), backend, api_name="/classify")
+        assert len(probs) == 13 and abs(sum(probs.values()) - 1.0) < 1e-5
+        best3 = sorted(probs, key=probs.get, reverse=True)[:3]
+        assert [c["label"] for c in label["confidences"]] == best3
+        assert label["label"] == best3[0]
+        assert re.match(r"### (.+)", verdict)[1] in {*probs, "not a cat breed I know", "unsure"} - {"other"}
+        results[backend] = probs
+    assert max(abs(results["ONNX fp32"][k] - results["PyTorch"][k]) for k in results["PyTorch"]) < 1e-4
+
+
+def test_blend_weights_reach_the_pipeline(client):
+    bengal_only, status = client.predict("Bengal", 1.0, "Sphynx", 0.0, None, 0.0, 3, 3.0, 4, "ONNX fp32",
+                                         api_name="/blend")
+    assert "100% Bengal" in status and Image.open(bengal_only).size == (SIZE, SIZE)
+    _, plain = _generate(client, "ONNX fp32", breed="Bengal", steps=3, seed=4)
+    assert np.array_equal(_pixels(bengal_only), _pixels(plain[0][0]["image"]))  # a one-breed blend is that breed
+    mixed, status = client.predict("Bengal", 0.3, "Sphynx", 0.3, "Persian", 0.4, 3, 3.0, 4, "PyTorch",
+                                   api_name="/blend")
+    assert "30% Bengal + 30% Sphynx + 40% Persian" in status
+    assert np.abs(_pixels(mixed) - _pixels(bengal_only)).max() > 10
+
+
+def test_restyle_strength(client, files):
+    for backend in ("ONNX fp32", "PyTorch"):
+        original, result, status = client.predict(_file(files["rgb.png"]), "Siamese", 0.0, 4, 3.0, 0, backend,
+                                                  api_name="/restyle")
+        assert Image.open(original).size == Image.open(result).size == (SIZE, SIZE)
+        assert np.abs(_pixels(original) - _pixels(result)).max() <= 1  # strength 0 keeps the photo
+        _, result, _ = client.predict(_file(files["rgb.png"]), "Siamese", 1.0, 4, 3.0, 0, backend,
+                                      api_name="/restyle")
+        assert np.abs(_pixels(original) - _pixels(result)).mean() > 5
+
+
+def test_odd_but_valid_images_are_classified(client, files):
+    for name in ("gray.png", "rgba.png", "cmyk.jpg", "deep16.png", "anim.gif"):
+        _, _, probs = client.predict(_file(files[name]), "ONNX fp32", api_name="/classify")
+        assert abs(sum(probs.values()) - 1.0) < 1e-5, name
+
+
+BAD_REQUESTS = [
+    ("/classify", lambda f: (_file(f["notes.txt"]), "ONNX fp32"), "not an image"),
+    ("/classify", lambda f: (_file(f["empty.png"]), "ONNX fp32"), "empty (0 bytes)"),
+    ("/classify", lambda f: (_file(f["huge.png"]), "ONNX fp32"), "over the limit of 64,000,000"),
+    ("/classify", lambda f: (None, "ONNX fp32"), "no image"),
+    ("/restyle", lambda f: (_file(f["notes.txt"]), "Siamese", 0.5, 4, 3.0, 0, "PyTorch"), "not an image"),
+    ("/generate", lambda f: ("Bengal", 0, 3.0, "euler", 0, 1, "ONNX fp32"), "steps must be an integer in [1, 100]"),
+    ("/generate", lambda f: ("Bengal", 10_000, 3.0, "euler", 0, 1, "PyTorch"), "steps must be an integer in [1, 100]"),
+    ("/generate", lambda f: ("Bengal", 4, -1.0, "euler", 0, 1, "ONNX fp32"), "guidance must be a number in [0.0, 15.0]"),
+    ("/generate", lambda f: ("Bengal", 4, 3.0, "ddim", 0, 1, "ONNX fp32"), "sampler must be one of euler, heun"),
+    ("/generate", lambda f: ("Bengal", 4, 3.0, "euler", -5, 1, "ONNX fp32"), "seed must be an integer"),
+    ("/generate", lambda f: ("Bengal", 4, 3.0, "euler", 0, 50, "ONNX fp32"), "number of images must be an integer in [1, 4]"),
+    ("/generate", lambda f: ("Dog", 4, 3.0, "euler", 0, 1, "ONNX fp32"), "unknown breed 'Dog'"),
+    ("/generate", lambda f: ("Bengal", 4, 3.0, "euler", 0, 1, "CUDA"), "backend must be one of"),
+    ("/restyle", lambda f: (_file(f["rgb.png"]), "Siamese", 1.5, 4, 3.0, 0, "ONNX fp32"), "strength must be a number in [0.0, 1.0]"),
+    ("/blend", lambda f: ("Bengal", 0.0, "Sphynx", 0.0, None, 0.0, 3, 3.0, 0, "ONNX fp32"), "weights are all zero"),
+    ("/blend", lambda f: ("Bengal", -0.5, "Sphynx", 1.0, None, 0.0, 3, 3.0, 0, "ONNX fp32"), "weight A must be a number in [0.0, 1.0]"),
+]
+
+
+@pytest.mark.parametrize("endpoint,make_args,message", BAD_REQUESTS,
+                         ids=[f"{e}:{m[:24]}" for e, _, m in BAD_REQUESTS])
+def test_bad_input_is_a_clear_error_and_the_app_stays_up(client, files, endpoint, make_args, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=re.escape(message)):
+        client.predict(*make_args(files), api_name=endpoint)
+    _, _, probs = client.predict(_file(files["rgb.png"]), "ONNX fp32", api_name="/classify")  # still serving
+    assert abs(sum(probs.values()) - 1.0) < 1e-5
+
+
+def _file(path):
+    from gradio_client import handle_file
+
+    return handle_file(str(path))
+
+
+@pytest.mark.parametrize("flags,message", [(["--model", "/no/such/weights"], "no such directory"),
+                                           (["--onnx", "/no/such/export"], "not an ONNX export")])
+def test_missing_weights_stop_the_start_with_a_clear_message(weights, flags, message):
+    if flags[0] == "--onnx":
+        flags = ["--model", str(weights[0]), *flags]
+    proc = subprocess.run([sys.executable, str(APP_PATH), *flags], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+
+
+def test_startup_benchmark_serves_a_first_request(weights):
+    from cats.benchmarks import gradio_startup
+
+    result = gradio_startup.run(quick=True, model=weights[0], onnx=weights[1])
+    assert result["runs"] == 1
+    assert 0 < result["listening_s"] <= result["first_request_s"]
+

@@ -8,23 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from cats.export import export_pipeline
 from cats.images import load_image, to_model_array
 from cats.onnx import OnnxCatsPipeline
 from cats.onnx.pipeline import breed_weights
-from test_export import make_test_pipeline
+from test_export import shared_export
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def pipes(tmp_path_factory):
-    pipe = make_test_pipeline()
-    out = tmp_path_factory.mktemp("onnx_export")
-    export_pipeline(pipe, out, ("fp32", "fp16", "int8"), name="micro-test")
+def pipes(request, tmp_path_factory):
+    pipe, out = shared_export(request, tmp_path_factory)  # the same export test_export.py uses
     return pipe, OnnxCatsPipeline.from_dir(out, "fp32", threads=1), out
 
 

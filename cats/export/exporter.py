@@ -10,7 +10,6 @@ files, re-measures every variant and replays the golden fixtures.
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 from pathlib import Path
 
@@ -24,8 +23,6 @@ from cats.export.parity import (CLASSIFIER_BUDGETS, GENERATOR_BUDGETS, Generator
                                 over_budget, session)
 from cats.export.precision import check_precisions, make_variant
 from cats.onnx.manifest import GOLDEN, read_golden, read_manifest, variant_path, verify_files
-
-logger = logging.getLogger(__name__)
 
 CLASSIFIER_PRECISIONS = ("fp32", "fp16")  # int8 weight-only quantisation targets MatMul; a CNN has none
 
@@ -70,7 +67,6 @@ def write_variants(entry: dict, fp32: onnx.ModelProto, graph: str, precisions, m
             reason = "over budget: " + "; ".join(broken)
             if precision == "fp32":
                 raise RuntimeError(f"{graph} fp32 graph does not match PyTorch ({reason}); the export is broken")
-            logger.warning("%s %s NOT written, %s", graph, precision, reason)
             print(f"{graph} {precision}: NOT written, {reason} (" + _fmt(errors) + ")")
             path.unlink(missing_ok=True)
             entry["rejected_variants"][precision] = {"reason": reason, "error": errors, "budget": budgets[precision]}
@@ -140,7 +136,7 @@ def check_export(pipe, out_dir: str | Path) -> list[str]:
     if problems:
         return problems  # a changed file may not even parse; report the hashes first
     defaults, shift = manifest["generator"]["defaults"], manifest["generator"]["scheduler"]["shift"]
-    if abs(shift - _shift(pipe)) > 0 or defaults != _defaults(pipe):
+    if shift != _shift(pipe) or defaults != _defaults(pipe):
         problems.append(f"manifest scheduler shift/defaults ({shift}, {defaults}) differ from the pipeline's "
                         f"({_shift(pipe)}, {_defaults(pipe)})")
     step = GeneratorStep(pipe.transformer.eval()).eval()

@@ -13,7 +13,6 @@ built only from ``cats.flow.guided_velocity`` and ``cats.flow.euler_step``. Clas
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import onnx
@@ -22,8 +21,6 @@ import torch.nn as nn
 
 from cats.breeds import NUM_CLASSIFIER_OUTPUTS, NUM_SLOTS
 from cats.flow import euler_step, guided_velocity
-
-logger = logging.getLogger(__name__)
 
 OPSET = 18  # opset 17 produced a Split that onnxruntime rejects (DESIGN.md facts)
 BATCH = "batch"  # the name of the dynamic batch dimension in every graph

@@ -23,8 +23,6 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-logger = logging.getLogger(__name__)
-
 PRECISIONS = ("fp32", "fp16", "int8")
 FP16_MIN_ELEMENTS = 16  # tiny tensors (scalars, shapes) are not worth a Cast
 FP16_MAX = 65504.0

@@ -249,6 +249,9 @@ class OnnxCatsPipeline:
             return noise
         if generator is None:
             generator = np.random.default_rng(seed)
+        elif not isinstance(generator, np.random.Generator):
+            raise ValueError(f"generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                             f"got {type(generator).__name__}; or pass seed=INT")
         elif seed is not None:
             raise ValueError("pass either seed or generator, not both")
         return generator.standard_normal(shape, dtype=np.float32)

@@ -73,6 +73,9 @@ export async function fetchVerified(url: string, file: string, expected: Expecte
       + `got ${got.slice(0, 12)}..., ${bytes.byteLength} of ${expected.bytes} bytes): the download is corrupt `
       + 'or the file does not match manifest.json');
   }
-  await cache?.put(key, new Response(bytes as BufferSource)).catch(() => undefined); // quota full: still usable
+  // Not awaited: writing to disk need not delay the first visit. A failed write (quota) only costs a re-download.
+  cache?.put(key, new Response(bytes.slice() as BufferSource)).catch((err: unknown) => {
+    console.warn(`tiny-cats: ${file} not cached (${err instanceof Error ? err.message : String(err)}); it will be downloaded next visit`);
+  });
   return { bytes, fromCache: false };
 }

@@ -26,6 +26,7 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImageP
 from cats.breeds import BREEDS, NULL_ID, NUM_SLOTS, breed_id
 from cats.flow import SIGMA_MIN, euler_step, guided_velocity, model_velocity, velocity_to_x0
 from cats.images import from_model_array, load_image, to_model_array
+from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
 from cats.models.dit import PRESETS, CatDiT, get_preset
 from cats.schedule import transfer_sigmas
 
@@ -144,7 +145,13 @@ class CatsPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs) -> "CatsPipeline":
-        """Load a directory written by ``save_pretrained``, or a bundled pipeline by bare name ("synthcats")."""
+        """Load a directory written by ``save_pretrained``, or a bundled pipeline by bare name ("synthcats").
+
+        Weights stored in half precision (the bundled ones are, to stay small) are cast to float32
+        unless ``dtype`` is given: CPU inference and the ONNX export expect float32.
+        """
+        if "torch_dtype" not in kwargs:
+            kwargs.setdefault("dtype", torch.float32)
         return super().from_pretrained(resolve_pretrained(pretrained_model_name_or_path), **kwargs)
 
     # -- conditioning --------------------------------------------------------------------------

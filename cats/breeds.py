@@ -7,7 +7,11 @@ This module is the only place the list is written in Python; exports copy it int
 
 from __future__ import annotations
 
+import math
 import re
+from numbers import Real
+
+import numpy as np
 
 BREEDS: tuple[str, ...] = (
     "Abyssinian",
@@ -85,3 +89,41 @@ def classifier_label_id(label: str | int) -> int:
     if isinstance(label, int) and not isinstance(label, bool) and label == OTHER_ID:
         return OTHER_ID
     return breed_id(label)
+
+
+def breed_weights(breed, batch: int = 1) -> np.ndarray:
+    """Validate a breed request and return float32 conditioning weights (rows, 13) that sum to 1.
+
+    breed: a name, alias or id (one-hot); a dict {breed: weight} (a blend: weights finite, >= 0, not all
+    zero, normalised); None (unconditional: the null slot); or a list of those (one entry per image).
+    Each entry is repeated ``batch`` times, so rows = batch for a single entry and len(list) * batch
+    for a list. Both pipelines (PyTorch and ONNX) call this; the web client mirrors it.
+    """
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"the number of images per breed must be a positive integer, got {batch!r}")
+    entries = list(breed) if isinstance(breed, (list, tuple)) else [breed]
+    if not entries:
+        raise ValueError("breed list is empty: give at least one breed name, id or blend")
+    rows = [_one_breed(entry) for entry in entries]
+    return np.repeat(np.stack(rows), batch, axis=0)  # (len(entries) * batch, 13)
+
+
+def _one_breed(breed) -> np.ndarray:
+    w = np.zeros(NUM_SLOTS, dtype=np.float64)
+    if breed is None:
+        w[NULL_ID] = 1.0
+    elif isinstance(breed, dict):
+        if not breed:
+            raise ValueError(f"a breed blend needs at least one breed, got {{}}; valid names: {', '.join(BREEDS)}")
+        for name, weight in breed.items():
+            if isinstance(weight, bool) or not isinstance(weight, Real) or not math.isfinite(weight):
+                raise ValueError(f"blend weight for {name!r} must be a finite number, got {weight!r}")
+            if weight < 0:
+                raise ValueError(f"blend weight for {name!r} is negative ({weight}); weights must be >= 0")
+            w[breed_id(name)] += float(weight)
+        if w.sum() <= 0:
+            raise ValueError(f"blend weights are all zero ({breed}); give at least one breed a positive weight")
+        w /= w.sum()
+    else:
+        w[breed_id(breed)] = 1.0  # raises ValueError listing the names for an unknown breed
+    return w.astype(np.float32)

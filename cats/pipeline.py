@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImagePipelineOutput
 
-from cats.breeds import BREEDS, NULL_ID, NUM_SLOTS, breed_id
+from cats.breeds import BREEDS, NULL_ID, breed_weights
 from cats.flow import SIGMA_MIN, euler_step, guided_velocity, model_velocity, velocity_to_x0
 from cats.images import from_model_array, load_image, to_model_array
 from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
@@ -61,44 +61,6 @@ def resolve_pretrained(name_or_path: str | Path) -> str:
     return text
 
 
-def breed_weights(breed, batch: int = 1) -> np.ndarray:
-    """Validate a breed request and return float32 conditioning weights (rows, 13) that sum to 1.
-
-    breed: a name, alias or id (one-hot); a dict {breed: weight} (a blend: weights finite, >= 0, not all
-    zero, normalised); None (unconditional: the null slot); or a list of those (one entry per image).
-    Each entry is repeated ``batch`` times, so rows = batch for a single entry and len(list) * batch
-    for a list. ``cats.onnx.pipeline.breed_weights`` follows the same rules.
-    """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"the number of images per breed must be a positive integer, got {batch!r}")
-    entries = list(breed) if isinstance(breed, (list, tuple)) else [breed]
-    if not entries:
-        raise ValueError("breed list is empty: give at least one breed name, id or blend")
-    rows = [_one_breed(entry) for entry in entries]
-    return np.repeat(np.stack(rows), batch, axis=0)  # (len(entries) * batch, 13)
-
-
-def _one_breed(breed) -> np.ndarray:
-    w = np.zeros(NUM_SLOTS, dtype=np.float64)
-    if breed is None:
-        w[NULL_ID] = 1.0
-    elif isinstance(breed, dict):
-        if not breed:
-            raise ValueError(f"a breed blend needs at least one breed, got {{}}; valid names: {', '.join(BREEDS)}")
-        for name, weight in breed.items():
-            if isinstance(weight, bool) or not isinstance(weight, Real) or not math.isfinite(weight):
-                raise ValueError(f"blend weight for {name!r} must be a finite number, got {weight!r}")
-            if weight < 0:
-                raise ValueError(f"blend weight for {name!r} is negative ({weight}); weights must be >= 0")
-            w[breed_id(name)] += float(weight)
-        if w.sum() <= 0:
-            raise ValueError(f"blend weights are all zero ({breed}); give at least one breed a positive weight")
-        w /= w.sum()
-    else:
-        w[breed_id(breed)] = 1.0  # raises ValueError listing the names for an unknown breed
-    return w.astype(np.float32)
-
-
 class CatsPipeline(DiffusionPipeline):
     """Generate (``__call__``), restyle (``transfer``) and classify (``classify``) cats.
 
@@ -112,7 +74,7 @@ class CatsPipeline(DiffusionPipeline):
     def __init__(self, transformer: CatDiT, scheduler: FlowMatchEulerDiscreteScheduler, classifier=None,
                  breeds: list[str] | None = None, null_id: int = NULL_ID, preset: str | None = None,
                  default_guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
-                 default_num_inference_steps: int = DEFAULT_NUM_INFERENCE_STEPS):
+                 default_num_inference_steps: int = DEFAULT_NUM_INFERENCE_STEPS, trained_on: str | None = None):
         super().__init__()
         if breeds is not None and tuple(breeds) != BREEDS:
             raise ValueError(f"these weights were saved with breeds {list(breeds)}, but this version of tiny-cats "
@@ -123,7 +85,8 @@ class CatsPipeline(DiffusionPipeline):
                            if all(transformer.config.get(k) == v for k, v in cfg.items())), None)
         self.register_to_config(breeds=list(BREEDS), null_id=NULL_ID, preset=preset,
                                 default_guidance_scale=float(default_guidance_scale),
-                                default_num_inference_steps=int(default_num_inference_steps))
+                                default_num_inference_steps=int(default_num_inference_steps),
+                                trained_on=trained_on)  # what the weights learned from; shown by the demos
 
     # -- construction --------------------------------------------------------------------------
 

@@ -126,12 +126,15 @@ def test_classify_matches_pytorch_pipeline(pipes):
             assert max(abs(g.probabilities[k] - r.probabilities[k]) for k in r.probabilities) < 1e-5
 
 
-def test_breed_rules_match_the_pytorch_pipeline():
-    from cats.pipeline import breed_weights as torch_side_weights
+def test_breed_rules_are_shared_with_the_pytorch_pipeline():
+    import cats.breeds
+    import cats.onnx.pipeline
 
-    for breed in ("Siamese", 3, "maine-coon", ["Bengal", 0], {"Siamese": 1, "Persian": 3}, [{"Bombay": 2}, "sphinx"],
-                  None):
-        assert np.array_equal(breed_weights(breed, 2), torch_side_weights(breed, 2))
+    # one implementation, in the torch-free cats.breeds, used by both pipelines
+    assert cats.onnx.pipeline.breed_weights is cats.breeds.breed_weights
+    w = breed_weights({"Siamese": 1, "Persian": 3}, 2)
+    assert w.shape == (2, 13) and w[0, 10] == pytest.approx(0.25) and w[0, 7] == pytest.approx(0.75)
+    assert np.array_equal(breed_weights(["Bengal", 0], 1)[:, :2], np.array([[0, 1], [1, 0]], dtype=np.float32))
     for bad in ("Poodle", {"Siamese": -1}, {"Siamese": 0}, [], 12, {"Siamese": float("nan")}):
         with pytest.raises(ValueError):
             breed_weights(bad)

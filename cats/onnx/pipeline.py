@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
-from cats.breeds import BREEDS, NULL_ID, NUM_SLOTS, breed_id
+from cats.breeds import breed_weights
 from cats.classify import ClassifyResult, preprocess, results_from_logits
 from cats.images import from_model_array, load_image, to_model_array
 from cats.onnx.manifest import read_manifest, variant_path
@@ -49,42 +49,6 @@ def make_session(path: str | Path, threads: int | None = None) -> ort.InferenceS
             raise ValueError(f"threads must be a positive integer or None (onnxruntime's default), got {threads!r}")
         opts.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def breed_weights(breed, batch: int = 1) -> np.ndarray:
-    """Conditioning weights (rows, 13), float32, rows summing to 1 (same rules as CatsPipeline).
-
-    breed: a name, alias or id; a dict {breed: weight} (a blend, weights >= 0, not all zero,
-    normalised); a list of those (one per image); or None (unconditional: the null slot).
-    Each entry is repeated ``batch`` times.
-    """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"the number of images per breed must be a positive integer, got {batch!r}")
-    entries = list(breed) if isinstance(breed, (list, tuple)) else [breed]
-    if not entries:
-        raise ValueError("breed list is empty: give at least one breed name, id or blend")
-    return np.repeat(np.stack([_one_breed(e) for e in entries]), batch, axis=0)
-
-
-def _one_breed(breed) -> np.ndarray:
-    w = np.zeros(NUM_SLOTS, dtype=np.float64)
-    if breed is None:
-        w[NULL_ID] = 1.0
-    elif isinstance(breed, dict):
-        if not breed:
-            raise ValueError(f"a breed blend needs at least one breed, got {{}}; valid names: {', '.join(BREEDS)}")
-        for name, weight in breed.items():
-            if isinstance(weight, bool) or not isinstance(weight, Real) or not math.isfinite(weight):
-                raise ValueError(f"blend weight for {name!r} must be a finite number, got {weight!r}")
-            if weight < 0:
-                raise ValueError(f"blend weight for {name!r} is negative ({weight}); weights must be >= 0")
-            w[breed_id(name)] += float(weight)
-        if w.sum() <= 0:
-            raise ValueError(f"blend weights are all zero ({breed}); give at least one breed a positive weight")
-        w /= w.sum()
-    else:
-        w[breed_id(breed)] = 1.0
-    return w.astype(np.float32)
 
 
 class OnnxCatsPipeline:

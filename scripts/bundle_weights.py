@@ -13,12 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import torch
 
-from cats.models.classifier import CatClassifier
-from cats.pipeline import WEIGHTS_DIR, CatsPipeline
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cats.models.classifier import CatClassifier  # noqa: E402
+from cats.pipeline import WEIGHTS_DIR, CatsPipeline  # noqa: E402
 
 TRAINED_ON = ("SynthCats: procedural drawings of the 12 breeds made by cats.data.synthcats (64 px) - "
               "demo weights, never trained on photos")

@@ -4,8 +4,8 @@
 #   bash scripts/train_bundled.sh            # all stages: generator, classifier, bundle (+ export + evaluate)
 #   bash scripts/train_bundled.sh generator  # one stage: generator | classifier | bundle
 #
-# Budgets: GEN_MINUTES (45) + GEN_EXTRA_MINUTES (13) and CLS_MINUTES (25; the bundled run was resumed
-# once more until its 1,000 steps). The first --steps of each model is its LR horizon. Runs go to
+# Budgets: GEN_MINUTES (45) + GEN_EXTRA_MINUTES (13) and CLS_MINUTES (25). The first --steps of each
+# model is its LR horizon. Runs go to
 # runs/synthcats-*; `bundle` writes cats/weights/synthcats/ (fp16 weights), the ONNX export in
 # webclient/public/models/ and the evaluation next to the weights.
 set -euo pipefail

@@ -74,6 +74,12 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
+def check_sampling(steps, guidance, seed) -> tuple[int, float, int]:
+    """The settings every generating handler takes: steps, guidance scale, seed."""
+    return (check_int("steps", steps, LIMITS.steps), check_float("guidance", guidance, LIMITS.guidance),
+            check_int("seed", seed, (0, MAX_SEED)))
+
+
 def check_breed(value, name: str = "breed") -> str:
     try:
         return breed_name(value)
@@ -150,10 +156,8 @@ class Handlers:
         Yields (current images, predicted clean images, status markdown, download files).
         """
         breed = check_breed(breed)
-        steps = check_int("steps", steps, LIMITS.steps)
-        guidance = check_float("guidance", guidance, LIMITS.guidance)
+        steps, guidance, seed = check_sampling(steps, guidance, seed)
         sampler = check_choice("sampler", sampler, SAMPLERS)
-        seed = check_int("seed", seed, (0, MAX_SEED))
         num_images = check_int("number of images", num_images, LIMITS.num_images)
         backend = self.backend(backend_label)
         load_note = self._load(backend)
@@ -231,9 +235,7 @@ class Handlers:
         if sum(blend.values()) <= 0:
             raise gr.Error("the blend weights are all zero: set at least one weight above 0")
         blend = {name: w for name, w in blend.items() if w > 0}
-        steps = check_int("steps", steps, LIMITS.steps)
-        guidance = check_float("guidance", guidance, LIMITS.guidance)
-        seed = check_int("seed", seed, (0, MAX_SEED))
+        steps, guidance, seed = check_sampling(steps, guidance, seed)
         backend = self.backend(backend_label)
         load_note = self._load(backend)
         t0 = time.perf_counter()
@@ -250,9 +252,7 @@ class Handlers:
         image = check_image(payload)
         breed = check_breed(breed)
         strength = check_float("strength", strength, LIMITS.strength)
-        steps = check_int("steps", steps, LIMITS.steps)
-        guidance = check_float("guidance", guidance, LIMITS.guidance)
-        seed = check_int("seed", seed, (0, MAX_SEED))
+        steps, guidance, seed = check_sampling(steps, guidance, seed)
         backend = self.backend(backend_label)
         load_note = self._load(backend)
         t0 = time.perf_counter()
@@ -270,9 +270,7 @@ class Handlers:
     def compare(self, breed, steps, guidance, seed):
         """Every backend, same breed, settings and seed -> (gallery, markdown table)."""
         breed = check_breed(breed)
-        steps = check_int("steps", steps, LIMITS.steps)
-        guidance = check_float("guidance", guidance, LIMITS.guidance)
-        seed = check_int("seed", seed, (0, MAX_SEED))
+        steps, guidance, seed = check_sampling(steps, guidance, seed)
         gallery, rows, reference = [], [], None
         for label, backend in self.backends.items():
             self._load(backend)

@@ -18,7 +18,6 @@ Command line (on a machine with internet): ``python -m cats.data.oxford download
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import tarfile
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from cats.breeds import OTHER_ID, OXFORD_NAMES
+from cats.files import md5sum
 from cats.data.cache import cache_key, class_names_for, default_root, load_arrays, save_arrays
 from cats.data.dataset import ArrayDataset
 from cats.data.decode import decode_all
@@ -56,14 +56,6 @@ RESOURCES = (  # torchvision's OxfordIIITPet URLs and checksums
 
 # ----------------------------------------------------------------------------------------------
 # Download
-
-
-def md5sum(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fetch(url: str, part: Path, opener, chunk: int) -> None:

@@ -8,25 +8,18 @@ Arrays in ``golden.json`` are stored exactly: ``{"dtype": "float32", "shape": [.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
+
+from cats.files import sha256  # noqa: F401 - part of this module's interface (manifest hashes)
 
 FORMAT = "tiny-cats-onnx"
 VERSION = 1
 MANIFEST = "manifest.json"
 GOLDEN = "golden.json"
 GRAPHS = ("generator", "classifier")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_manifest(out_dir: str | Path) -> dict:

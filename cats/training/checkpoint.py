@@ -10,7 +10,6 @@ or does not match its hash is skipped with a warning and the previous one is use
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from cats.files import sha256
 
 log = logging.getLogger("cats.train")
 
@@ -36,14 +37,6 @@ class CheckpointMismatchError(ValueError):
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / "checkpoints"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def rng_states() -> dict:
@@ -87,7 +80,7 @@ def save_checkpoint(run_dir: str | Path, step: int, state: dict, keep: int) -> P
         torch.save(payload, fh)
         fh.flush()
         os.fsync(fh.fileno())
-    marker = {"step": step, "sha256": _sha256(state_path), "bytes": state_path.stat().st_size}
+    marker = {"step": step, "sha256": sha256(state_path), "bytes": state_path.stat().st_size}
     (tmp / MARKER_FILE).write_text(json.dumps(marker) + "\n")  # the marker is written last
     if final.exists():  # the same step saved again (e.g. a final save right after a periodic one)
         shutil.rmtree(final)
@@ -129,7 +122,7 @@ def _read_verified(path: Path) -> dict:
     state_path = path / STATE_FILE
     if not state_path.is_file():
         raise ValueError(f"{STATE_FILE} is missing")
-    if _sha256(state_path) != marker.get("sha256"):
+    if sha256(state_path) != marker.get("sha256"):
         raise ValueError(f"{STATE_FILE} does not match the sha256 in its marker (corrupted)")
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)

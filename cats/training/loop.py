@@ -290,7 +290,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------- finish
     def finish(self) -> dict:
         """Final checkpoint, validation and sample grid, then the task's artefacts (pipeline / classifier)."""
-        cfg, acc = self.config, self.accelerator
+        acc = self.accelerator
         if self.last_checkpoint is None or self.last_checkpoint.name != f"{ckpt.PREFIX}{self.step:08d}":
             self.save_checkpoint()
         metrics = self.validate()

@@ -16,6 +16,7 @@ from pathlib import Path
 import onnx
 
 from cats.export.golden import make_golden, replay_golden
+from cats.export.int8 import scheme_of
 from cats.export.graphs import GeneratorStep, export_classifier, export_generator
 from cats.export.manifest import (classifier_entry, file_entry, generator_entry, graph_io, new_manifest,
                                   write_manifest)
@@ -50,30 +51,41 @@ def _variant_file(graph: str, precision: str) -> str:
     return f"{graph}.{precision}.onnx"
 
 
-def write_variants(entry: dict, fp32: onnx.ModelProto, graph: str, precisions, measure, budgets, out_dir: Path):
+def write_variants(entry: dict, fp32: onnx.ModelProto, graph: str, precisions, measure, budgets, out_dir: Path,
+                   int8_args: dict | None = None):
     """Build, measure and (if within budget) write each variant into ``entry`` (a manifest graph block).
 
     measure(session) -> errors dict; budgets: {precision: {error key: limit}}. A variant over its
     budget is not written (an older file of that name is removed) and the reason is printed and
     recorded under ``entry["rejected_variants"]``. An fp32 graph over budget raises RuntimeError.
+    int8_args: {guidance_scale, shift} for the generator's int8 variant (its budget is added here).
     """
     for precision in precisions:
-        model = make_variant(fp32, precision)
+        path = out_dir / _variant_file(graph, precision)
+        extra = {"budget": budgets[precision], **int8_args} if precision == "int8" and int8_args else None
+        model = make_variant(fp32, precision, extra)
+        if model is None:
+            reason = "no layer could be quantised within the budget on the calibration data"
+            print(f"{graph} {precision}: NOT written, {reason}")
+            path.unlink(missing_ok=True)
+            entry["rejected_variants"][precision] = {"reason": reason, "budget": budgets[precision]}
+            continue
         data = model.SerializeToString()
         errors = measure(session(data))
         broken = over_budget(errors, budgets[precision])
-        path = out_dir / _variant_file(graph, precision)
+        scheme = scheme_of(model)
         if broken:
             reason = "over budget: " + "; ".join(broken)
             if precision == "fp32":
                 raise RuntimeError(f"{graph} fp32 graph does not match PyTorch ({reason}); the export is broken")
             print(f"{graph} {precision}: NOT written, {reason} (" + _fmt(errors) + ")")
             path.unlink(missing_ok=True)
-            entry["rejected_variants"][precision] = {"reason": reason, "error": errors, "budget": budgets[precision]}
+            entry["rejected_variants"][precision] = {"reason": reason, "error": errors, "budget": budgets[precision],
+                                                     **({"quantization": scheme} if scheme else {})}
             continue
         path.write_bytes(data)
         entry["variants"][precision] = {**file_entry(path), "precision": precision, "error": errors,
-                                        "budget": budgets[precision]}
+                                        "budget": budgets[precision], **({"quantization": scheme} if scheme else {})}
         print(f"{graph} {precision}: {path.name} {path.stat().st_size / 1e6:.2f} MB, " + _fmt(errors))
 
 
@@ -105,7 +117,8 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8
 
     generator = generator_entry(transformer, shift, defaults, gen_fp32)
     reference = GeneratorReference(step, defaults["guidance_scale"], shift)
-    write_variants(generator, gen_fp32, "generator", precisions, reference.errors, gen_budgets, out_dir)
+    write_variants(generator, gen_fp32, "generator", precisions, reference.errors, gen_budgets, out_dir,
+                   int8_args={"guidance_scale": defaults["guidance_scale"], "shift": shift})
     classifier = None
     if clf_fp32 is not None:
         classifier = classifier_entry(pipe.classifier, clf_fp32)

@@ -6,13 +6,16 @@ guidance twice or forget it)::
     sample (B,3,H,W), sigma (B,), sigma_next (B,), class_weights (B,13), guidance_scale (1,)
       -> next_sample (B,3,H,W), pred_x0 (B,3,H,W)
 
-built only from ``cats.flow.guided_velocity`` and ``cats.flow.euler_step``. Classifier graph::
+built only from ``cats.flow.guided_velocity`` and ``cats.flow.euler_step``, on an export twin of
+the transformer (``export_friendly``: the same weights and the same function, two modules written
+in the ONNX operators onnxruntime runs fastest). Classifier graph::
 
     image (B,3,S,S) normalised -> logits (B,13) raw (temperature is applied by the client).
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import onnx
@@ -21,6 +24,7 @@ import torch.nn as nn
 
 from cats.breeds import NUM_CLASSIFIER_OUTPUTS, NUM_SLOTS
 from cats.flow import euler_step, guided_velocity
+from cats.models.dit import Attention
 
 OPSET = 18  # opset 17 produced a Split that onnxruntime rejects (DESIGN.md facts)
 BATCH = "batch"  # the name of the dynamic batch dimension in every graph
@@ -29,6 +33,54 @@ GENERATOR_OUTPUTS = ("next_sample", "pred_x0")
 CLASSIFIER_INPUTS = ("image",)
 CLASSIFIER_OUTPUTS = ("logits",)
 EXAMPLE_BATCH = 2  # torch.export needs an example batch >= 2 to keep the batch dimension dynamic
+
+
+class ExportAttention(nn.Module):
+    """``cats.models.dit.Attention`` (same weights, same function) as plain MatMul + Softmax.
+
+    The exporter's decomposition of ``F.scaled_dot_product_attention`` builds K^T through a chain of
+    Shape/Slice/Concat/Reshape nodes in every block; here K is permuted straight to (B, H, Dh, T)
+    and the 1/sqrt(Dh) scale sits on Q, which onnxruntime folds into the MatMul.
+    """
+
+    def __init__(self, attn: Attention):
+        super().__init__()
+        self.qkv, self.proj, self.num_heads = attn.qkv, attn.proj, attn.num_heads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        dh = d // self.num_heads
+        qkv = self.qkv(x).reshape(b, t, 3, self.num_heads, dh)  # (B, T, 3, H, Dh)
+        q = qkv[:, :, 0].permute(0, 2, 1, 3) * dh ** -0.5  # (B, H, T, Dh)
+        k_t = qkv[:, :, 1].permute(0, 2, 3, 1)  # (B, H, Dh, T)
+        v = qkv[:, :, 2].permute(0, 2, 1, 3)  # (B, H, T, Dh)
+        out = torch.softmax(q @ k_t, dim=-1) @ v  # (B, H, T, Dh)
+        return self.proj(out.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
+
+
+class ExportTanhGelu(nn.Module):
+    """``nn.GELU(approximate="tanh")`` written as the pattern onnxruntime fuses into one FastGelu at load.
+
+    At opset 18 the exporter writes GELU as eight elementwise nodes in an order onnxruntime does
+    not recognise; with ``torch.pow`` and this order it does (any onnxruntime, the web one included).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 0.5 * (1.0 + torch.tanh(0.7978845608028654 * (x + 0.044715 * torch.pow(x, 3))))
+
+
+def export_friendly(transformer: nn.Module) -> nn.Module:
+    """A copy of a CatDiT whose attention and tanh-GELU modules are their export twins (same weights).
+
+    The PyTorch model itself keeps ``scaled_dot_product_attention`` and the fused GELU kernel, its
+    fastest eager form; the parity checks compare the graphs against it.
+    """
+    twin = copy.deepcopy(transformer).eval()
+    for block in twin.blocks:
+        block.attn = ExportAttention(block.attn)
+        block.mlp = nn.Sequential(*(ExportTanhGelu() if isinstance(m, nn.GELU) and m.approximate == "tanh" else m
+                                    for m in block.mlp))
+    return twin
 
 
 class GeneratorStep(nn.Module):
@@ -101,7 +153,8 @@ def export_graph(module: nn.Module, example: tuple[torch.Tensor, ...], path: Pat
 def export_generator(transformer: nn.Module, path: Path) -> onnx.ModelProto:
     """Export the guided Euler step graph of ``transformer`` (a CatDiT) to ``path``."""
     cfg = transformer.config
-    return export_graph(GeneratorStep(transformer), generator_example(cfg.sample_size, cfg.in_channels), path,
+    step = GeneratorStep(export_friendly(transformer))
+    return export_graph(step, generator_example(cfg.sample_size, cfg.in_channels), path,
                         GENERATOR_INPUTS, GENERATOR_OUTPUTS, (True, True, True, True, False))
 
 

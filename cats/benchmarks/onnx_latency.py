@@ -77,7 +77,7 @@ def run(quick: bool = False, preset: str | None = None, pipe=None, export_dir: s
     from cats.onnx.manifest import read_manifest
 
     preset = preset or ("micro" if quick else "tiny")
-    warmup, repeats, total_steps = (1, 3, 4) if quick else (3, 25, 20)
+    warmup, repeats, total_steps = (1, 3, 4) if quick else (5, 60, 20)
     old_threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
         if (pipe is None) != (export_dir is None):

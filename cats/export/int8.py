@@ -224,7 +224,7 @@ def float_weights(model: onnx.ModelProto) -> list[str]:
 
 
 def make_int8(fp32: onnx.ModelProto, guidance_scale: float, shift: float, budget: dict[str, float],
-              log=print) -> onnx.ModelProto | None:
+              alpha: float = SMOOTH_ALPHA, log=print) -> onnx.ModelProto | None:
     """The int8 variant of a generator step graph, or None when no MatMul can be quantised in budget.
 
     budget: the exporter's int8 budget ({"velocity_rel_rms": .., "image20_rel_rms": ..}); the
@@ -237,7 +237,7 @@ def make_int8(fp32: onnx.ModelProto, guidance_scale: float, shift: float, budget
     candidates = weight_matmuls(fp32)
     if not candidates:
         raise RuntimeError("int8: the graph has no MatMul with a constant weight to quantise")
-    smoothed = smooth(fp32, activation_ranges(fp32, candidates, cal.feeds))
+    smoothed = smooth(fp32, activation_ranges(fp32, candidates, cal.feeds), alpha)
     image_key = f"image{CALIBRATION_STEPS}_rel_rms"
     sensitivity = {name: cal.errors(quantize_matmuls(smoothed, [name]))[image_key] for name in candidates}
     order = sorted(candidates, key=lambda n: -sensitivity[n])  # most sensitive first
@@ -253,7 +253,7 @@ def make_int8(fp32: onnx.ModelProto, guidance_scale: float, shift: float, budget
             f"{CALIBRATION_MARGIN:.0%} of the budget")
         return None
     model = to_fp16_weights(model, only=float_weights(model))
-    scheme = {"scheme": "SmoothQuant (alpha %.2f) + dynamic uint8 activations x 7-bit int8 per-column weights" % SMOOTH_ALPHA,
+    scheme = {"scheme": f"SmoothQuant (alpha {alpha:.2f}) + dynamic uint8 activations x 7-bit int8 per-column weights",
               "int8_layers": [layers[n] for n in order[kept:]],
               "float_layers": [layers[n] for n in order[:kept]] + ["every Gemm (conditioning)"],
               "float_weights_stored_as": "fp16",

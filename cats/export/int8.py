@@ -13,10 +13,10 @@ image relative RMS of 5.4%, over the 2% / 3% budget. Three findings shape this s
 * a few layers dominate the error (the final projection to pixels most: it writes the predicted
   image directly); they are found by measurement and kept in float.
 
-Steps, all on the fp32 graph and onnxruntime (no torch): a 20-step calibration sampling run from
-fixed noise and breeds that the parity check does not use; per-channel activation ranges from it;
-SmoothQuant; each weight MatMul quantised alone and ranked by the error of its 20-step calibration
-image; then all of them quantised, and the most sensitive put back to float one at a time until
+Steps, all on the fp32 graph and onnxruntime: a 20-step calibration sampling run from fixed noise
+and breeds that the parity check does not use; per-channel activation ranges from it; each weight
+MatMul smoothed and quantised alone and ranked by the error of its 20-step calibration image; then
+all of them quantised, and the most sensitive put back to float (unsmoothed) one at a time until
 the calibration errors are within ``CALIBRATION_MARGIN`` of the budget. The exporter's parity
 check against PyTorch then decides, as for every variant, whether the file is written.
 
@@ -39,6 +39,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cats.breeds import NUM_SLOTS
 from cats.export.parity import PARITY_SIGMAS
+from cats.export.precision import to_fp16_weights
 from cats.schedule import flow_sigmas
 
 WEIGHT_MAX = 63  # 7-bit weights: u8 x s8 pairs stay inside int16 on AVX2 without VNNI
@@ -231,20 +232,22 @@ def make_int8(fp32: onnx.ModelProto, guidance_scale: float, shift: float, budget
     selection aims at CALIBRATION_MARGIN of it on calibration data. The chosen scheme (layers kept
     in float, calibration errors) is recorded in the model's metadata under METADATA_KEY.
     """
-    from cats.export.precision import to_fp16_weights
-
     cal = Calibration(fp32, guidance_scale, shift)
     candidates = weight_matmuls(fp32)
     if not candidates:
         raise RuntimeError("int8: the graph has no MatMul with a constant weight to quantise")
-    smoothed = smooth(fp32, activation_ranges(fp32, candidates, cal.feeds), alpha)
+    ranges = activation_ranges(fp32, candidates, cal.feeds)
+
+    def build(names: list[str]) -> onnx.ModelProto:  # smooth and quantise these MatMuls; the rest stay as they are
+        return quantize_matmuls(smooth(fp32, {n: ranges[n] for n in names}, alpha), names)
+
     image_key = f"image{CALIBRATION_STEPS}_rel_rms"
-    sensitivity = {name: cal.errors(quantize_matmuls(smoothed, [name]))[image_key] for name in candidates}
+    sensitivity = {name: cal.errors(build([name]))[image_key] for name in candidates}
     order = sorted(candidates, key=lambda n: -sensitivity[n])  # most sensitive first
     targets = {k: CALIBRATION_MARGIN * v for k, v in budget.items() if k in ("velocity_rel_rms", image_key)}
     layers = {n.name: layer_name(n) for n in fp32.graph.node}
     for kept in range(len(order)):
-        model = quantize_matmuls(smoothed, order[kept:])
+        model = build(order[kept:])
         errors = cal.errors(model)
         if all(errors[k] <= limit for k, limit in targets.items()):
             break

@@ -16,8 +16,8 @@ from pathlib import Path
 import onnx
 
 from cats.export.golden import make_golden, replay_golden
-from cats.export.int8 import scheme_of
 from cats.export.graphs import GeneratorStep, export_classifier, export_generator
+from cats.export.int8 import scheme_of
 from cats.export.manifest import (classifier_entry, file_entry, generator_entry, graph_io, new_manifest,
                                   write_manifest)
 from cats.export.parity import (CLASSIFIER_BUDGETS, GENERATOR_BUDGETS, GeneratorReference, classifier_errors,

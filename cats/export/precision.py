@@ -42,7 +42,8 @@ def to_fp16_weights(model: onnx.ModelProto, only=None) -> onnx.ModelProto:
     kept, casts = [], []
     for init in graph.initializer:
         arr = numpy_helper.to_array(init) if init.data_type == TensorProto.FLOAT else None
-        if arr is None or (only is not None and init.name not in only) or arr.size < FP16_MIN_ELEMENTS or np.abs(arr).max(initial=0.0) > FP16_MAX:
+        skip = arr is None or (only is not None and init.name not in only)
+        if skip or arr.size < FP16_MIN_ELEMENTS or np.abs(arr).max(initial=0.0) > FP16_MAX:
             kept.append(init)
             continue
         half_name = f"{init.name}__fp16"
@@ -72,7 +73,7 @@ def make_variant(fp32: onnx.ModelProto, precision: str, int8_args: dict | None =
     if precision == "int8":
         if int8_args is None:
             raise ValueError("the int8 variant needs int8_args (guidance_scale, shift, budget): generator graphs only")
-        from cats.export.int8 import make_int8
+        from cats.export.int8 import make_int8  # here: cats.export.int8 imports this module
 
         return make_int8(fp32, **int8_args)
     raise ValueError(f"unknown precision {precision!r}: choose from {', '.join(PRECISIONS)}")

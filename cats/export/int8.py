@@ -34,11 +34,10 @@ import json
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from cats.breeds import NUM_SLOTS
-from cats.export.parity import PARITY_SIGMAS
+from cats.export.parity import PARITY_SIGMAS, rel_rms, session, step_feed
 from cats.export.precision import to_fp16_weights
 from cats.schedule import flow_sigmas
 
@@ -50,25 +49,6 @@ CALIBRATION_STEPS = 20
 CALIBRATION_ROWS = ({0: 1.0}, {2: 1.0}, {4: 1.0}, {6: 1.0}, {8: 1.0}, {10: 1.0},  # breed id -> weight
                     {3: 0.5, 9: 0.5}, {12: 1.0})  # a blend and the unconditional slot
 METADATA_KEY = "tiny_cats.quantization"
-
-
-def _session(model: onnx.ModelProto) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-
-
-def _feed(x, sigma, sigma_next, weights, guidance_scale) -> dict[str, np.ndarray]:
-    b = x.shape[0]
-    return {"sample": x, "sigma": np.full((b,), sigma, np.float32), "sigma_next": np.full((b,), sigma_next, np.float32),
-            "class_weights": weights, "guidance_scale": np.asarray([guidance_scale], np.float32)}
-
-
-def _rel_rms(got: np.ndarray, ref: np.ndarray) -> float:
-    diff = got.astype(np.float64) - ref.astype(np.float64)
-    return float(np.sqrt((diff ** 2).sum() / max((ref.astype(np.float64) ** 2).sum(), 1e-30)))
 
 
 class Calibration:
@@ -89,14 +69,14 @@ class Calibration:
         rng = np.random.default_rng(CALIBRATION_SEED)
         shape = (len(CALIBRATION_ROWS), channels, size, size)
         self.noise = rng.standard_normal(shape).astype(np.float32)
-        self.velocity_feeds = [_feed(rng.standard_normal(shape).astype(np.float32), sigma, sigma - 1.0, self.weights,
-                                     guidance_scale) for sigma in PARITY_SIGMAS]
+        self.velocity_feeds = [step_feed(rng.standard_normal(shape).astype(np.float32), sigma, sigma - 1.0,
+                                         self.weights, guidance_scale) for sigma in PARITY_SIGMAS]
         self.sigmas = flow_sigmas(CALIBRATION_STEPS, shift)
         self.guidance_scale = float(guidance_scale)
-        sess = _session(fp32)
+        sess = session(fp32.SerializeToString())
         self.feeds, x = [], self.noise  # the fp32 trajectory: activation ranges come from its states
         for i in range(len(self.sigmas) - 1):
-            self.feeds.append(_feed(x, self.sigmas[i], self.sigmas[i + 1], self.weights, self.guidance_scale))
+            self.feeds.append(step_feed(x, self.sigmas[i], self.sigmas[i + 1], self.weights, self.guidance_scale))
             x = sess.run(["next_sample"], self.feeds[-1])[0]
         self.reference = self._outputs(sess)
 
@@ -104,14 +84,14 @@ class Calibration:
         velocity = [f["sample"] - sess.run(["next_sample"], f)[0] for f in self.velocity_feeds]
         x = self.noise
         for i in range(len(self.sigmas) - 1):
-            x = sess.run(["next_sample"], _feed(x, self.sigmas[i], self.sigmas[i + 1], self.weights,
+            x = sess.run(["next_sample"], step_feed(x, self.sigmas[i], self.sigmas[i + 1], self.weights,
                                                 self.guidance_scale))[0]
         return {"velocity": np.stack(velocity), "image": x}
 
     def errors(self, model: onnx.ModelProto) -> dict[str, float]:
-        got = self._outputs(_session(model))
-        return {"velocity_rel_rms": _rel_rms(got["velocity"], self.reference["velocity"]),
-                f"image{CALIBRATION_STEPS}_rel_rms": _rel_rms(got["image"], self.reference["image"])}
+        got = self._outputs(session(model.SerializeToString()))
+        return {"velocity_rel_rms": rel_rms(got["velocity"], self.reference["velocity"]),
+                f"image{CALIBRATION_STEPS}_rel_rms": rel_rms(got["image"], self.reference["image"])}
 
 
 def _initializers(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
@@ -142,7 +122,7 @@ def activation_ranges(model: onnx.ModelProto, names: list[str], feeds) -> dict[s
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     probe.graph.output.extend(helper.make_tensor_value_info(t, TensorProto.FLOAT, None) for t in tensors)
-    sess = _session(probe)
+    sess = session(probe.SerializeToString())
     ranges: dict[str, np.ndarray] = {}
     for feed in feeds:
         for t, value in zip(tensors, sess.run(tensors, feed)):

@@ -101,10 +101,15 @@ def sample_loop(step_fn, noise: np.ndarray, sigmas: np.ndarray, class_weights, g
     return x
 
 
+def rel_rms(got: np.ndarray, ref: np.ndarray) -> float:
+    """||got - ref|| / ||ref||, in float64."""
+    diff = got.astype(np.float64) - ref.astype(np.float64)
+    return float(np.sqrt((diff ** 2).sum() / max((ref.astype(np.float64) ** 2).sum(), 1e-30)))
+
+
 def _stats(prefix: str, got: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     diff = got.astype(np.float64) - ref.astype(np.float64)
-    rel = np.sqrt((diff ** 2).sum() / max((ref.astype(np.float64) ** 2).sum(), 1e-30))
-    return {f"{prefix}_max_abs": float(np.abs(diff).max()), f"{prefix}_rel_rms": float(rel)}
+    return {f"{prefix}_max_abs": float(np.abs(diff).max()), f"{prefix}_rel_rms": rel_rms(got, ref)}
 
 
 class GeneratorReference:

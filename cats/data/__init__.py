@@ -1,6 +1,7 @@
 """Datasets: one entry point, ``load_dataset``, for every trainer and evaluator.
 
-    ds = load_dataset("synthcats" | "oxford" | "folder:PATH", split="train" | "val" | "test",
+    ds = load_dataset("synthcats" | "oxford" | "folder:PATH" | "hf:OWNER/NAME[:CONFIG][@REVISION]",
+                      split="train" | "val" | "test",
                       image_size=64, root=None, download=False, include_other=False, seed=0, **options)
     ds[i]          -> (image float32 (3, H, W) in [-1, 1], label int)
     ds.images      -> uint8 tensor (N, 3, H, W), the whole split in memory
@@ -9,7 +10,7 @@
 
 Source options: synthcats ``num_per_class``, ``num_other``, ``workers``, ``cache``;
 oxford ``crop`` ("center" | "head"), ``val_fraction``; folder ``crop`` ("center"), ``val_fraction``,
-``test_fraction``.
+``test_fraction``; hf ``image_column``, ``label_column``, ``val_fraction``, ``test_fraction``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from cats.data.cache import default_root
 
-SOURCES = ("synthcats", "oxford", "folder:PATH")
+SOURCES = ("synthcats", "oxford", "folder:PATH", "hf:OWNER/NAME[:CONFIG]")
 SPLITS = ("train", "val", "test")
 MIN_SIZE, MAX_SIZE = 16, 1024
 
@@ -48,12 +49,14 @@ def load_dataset(source: str, split: str = "train", image_size: int = 64, root: 
     """Load a split of a dataset as an in-memory ``cats.data.dataset.ArrayDataset`` (see the module docstring).
 
     Args:
-        source: "synthcats", "oxford" or "folder:PATH" (one subfolder per breed, optional other/).
+        source: "synthcats", "oxford", "folder:PATH" (one subfolder per breed, optional other/) or
+            "hf:OWNER/NAME[:CONFIG][@REVISION]" (a Hugging Face Hub dataset, or hf:/a/local/dir; see cats.data.hub).
         split: "train", "val" (held out from train with ``seed``) or "test".
         image_size: side of the square images in pixels.
         root: cache directory (default ``$TINY_CATS_CACHE`` or ``~/.cache/tiny-cats``); Oxford-IIIT Pet
             lives in ``root/oxford-iiit-pet`` (torchvision's layout).
-        download: Oxford only: fetch and verify the archives if they are missing.
+        download: Oxford only: fetch and verify the archives if they are missing (falling back to the Hub
+            mirror when that fails). A Hub source always downloads what is not cached yet.
         include_other: add class 12 "other" (Oxford dogs, non-cat SynthCats pictures, a folder's other/).
         seed: fixes the SynthCats drawing and the held-out val split.
     """
@@ -83,4 +86,8 @@ def load_dataset(source: str, split: str = "train", image_size: int = 64, root: 
         from cats.data import folder
         _check_options(folder.load, source_options, source)
         return folder.load(Path(path).expanduser(), **common, **source_options)
+    if source.startswith("hf:"):
+        from cats.data import hub
+        _check_options(hub.load, source_options, source)
+        return hub.load(source, **common, **source_options)
     raise ValueError(f"unknown source {source!r}: valid sources are {', '.join(SOURCES)}")

@@ -23,12 +23,15 @@ class ArrayDataset(Dataset):
         labels: int64 tensor (N,); 0..11 breeds, 12 = other (only when ``include_other``).
         class_names: 12 or 13 names in ``cats.breeds.CLASSIFIER_LABELS`` order.
         skipped: how many source images could not be read (0 for SynthCats).
+        provenance: where the images came from (source, split, count; a Hub dataset adds its revision
+            and columns), recorded by the trainer in the pipeline it saves.
 
     ``ds[i]`` is ``(image float32 (3, H, W) in [-1, 1], label int)``.
     """
 
     def __init__(self, images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray,
-                 class_names: tuple[str, ...], source: str = "", split: str = "", skipped: int = 0):
+                 class_names: tuple[str, ...], source: str = "", split: str = "", skipped: int = 0,
+                 provenance: dict | None = None):
         images = torch.as_tensor(images)
         labels = torch.as_tensor(labels).to(torch.int64)
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
@@ -43,6 +46,7 @@ class ArrayDataset(Dataset):
         self.source = source
         self.split = split
         self.skipped = skipped
+        self.provenance = dict(provenance or {"source": source, "split": split, "images": int(images.shape[0])})
 
     def __len__(self) -> int:
         return self.images.shape[0]

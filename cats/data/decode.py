@@ -29,7 +29,8 @@ def square_around(box: Box, width: int, height: int, margin: float = HEAD_MARGIN
 
 
 def decode_square(path: Path, size: int, box: Box | None = None, box_frame: tuple[int, int] | None = None) -> np.ndarray:
-    """One photo -> uint8 (3, size, size): a square around ``box`` if given, else the centre square.
+    """One photo (a path or a binary file object) -> uint8 (3, size, size): a square around ``box`` if given,
+    else the centre square.
 
     ``box_frame`` is the (width, height) the box coordinates refer to (an annotation's image size);
     it rescales the box when ``load_image`` downscaled a large photo. Raises ImageInputError.

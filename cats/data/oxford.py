@@ -12,6 +12,11 @@ Layout under ``root/oxford-iiit-pet`` (the archives' own layout, as torchvision 
 ``cats.breeds.OXFORD_NAMES``); dogs become label 12 "other" only with ``include_other``.
 Each (split, size, crop, include_other, seed) is decoded once into ``cache/*.npz``.
 
+When ``download=True`` and the official archives cannot be fetched, the Hub mirror
+``hf:timm/oxford-iiit-pet`` (``cats.data.hub``; the same photos, 37 labels and official
+trainval/test split as parquet) is used instead, with a warning saying so; ``--data
+hf:timm/oxford-iiit-pet`` uses the mirror directly. It gives the same labels and split sizes.
+
 Command line (on a machine with internet): ``python -m cats.data.oxford download [--root DIR]``.
 """
 
@@ -23,6 +28,7 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,7 @@ from cats.data.dataset import ArrayDataset
 from cats.data.decode import decode_all
 
 DIRNAME = "oxford-iiit-pet"
+OXFORD_MIRROR = "timm/oxford-iiit-pet"  # the Hub copy (parquet): used when the official archive fails
 CROPS = ("center", "head")
 CAT, DOG = 1, 2
 
@@ -206,7 +213,28 @@ def _require_layout(directory: Path) -> None:
         raise FileNotFoundError(
             f"Oxford-IIIT Pet is not under {directory} (missing {', '.join(missing)}). Download it with "
             f"load_dataset('oxford', download=True, root=...) or `python -m cats.data.oxford download --root "
-            f"{directory.parent}` on a machine with internet (about 800 MB).")
+            f"{directory.parent}` on a machine with internet (about 800 MB), or read the Hub mirror with --data "
+            f"hf:{OXFORD_MIRROR}.")
+
+
+def _from_mirror(error: BaseException, split: str, image_size: int, root: Path, include_other: bool, seed: int,
+                 crop: str, val_fraction: float) -> ArrayDataset:
+    """The split from the Hub mirror, after the official download failed with ``error``."""
+    from cats.data import hub
+
+    if crop != "center":
+        raise OSError(f"downloading Oxford-IIIT Pet failed ({error}); the Hub mirror hf:{OXFORD_MIRROR} has no head "
+                      f"boxes, so crop={crop!r} needs the official archive: try again later, or use crop='center'"
+                      ) from error
+    warnings.warn(f"the official Oxford-IIIT Pet archive could not be downloaded ({error}); using the Hub mirror "
+                  f"hf:{OXFORD_MIRROR} instead (same photos, labels and official test split; --data "
+                  f"hf:{OXFORD_MIRROR} uses it directly)", stacklevel=3)
+    try:
+        return hub.load(f"hf:{OXFORD_MIRROR}", split, image_size, root, include_other=include_other, seed=seed,
+                        val_fraction=val_fraction)
+    except hub.HubError as exc:
+        raise OSError(f"Oxford-IIIT Pet: the official download failed ({error}), and so did the Hub mirror "
+                      f"hf:{OXFORD_MIRROR} ({exc})") from exc
 
 
 def load(split: str, image_size: int, root: Path, include_other: bool = False, seed: int = 0,
@@ -218,7 +246,10 @@ def load(split: str, image_size: int, root: Path, include_other: bool = False, s
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     directory = Path(root) / DIRNAME
     if download and _missing(directory):  # already unpacked (by us, torchvision or by hand): no network
-        download_archives(root)
+        try:
+            download_archives(root)
+        except (OSError, tarfile.TarError) as exc:  # server down, dropped connection, bad checksum or archive
+            return _from_mirror(exc, split, image_size, root, include_other, seed, crop, val_fraction)
     _require_layout(directory)
 
     key = cache_key(split=split, size=image_size, crop=crop, other=include_other, seed=seed, val=val_fraction)

@@ -262,3 +262,32 @@ def test_unreachable_hub_and_a_download_dropped_midway(built, tmp_path, monkeypa
     with pytest.raises(hub.HubNetworkError, match=r"stopped part-way \(ReadTimeout.*run the same command again"):
         load_dataset(f"hf:{built['generic']}", root=tmp_path)
     assert not list((tmp_path / "hub").rglob("*.npz"))
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def test_training_on_a_hub_dataset_records_its_revision_in_the_pipeline(built, tmp_path):
+    import json
+
+    from cats.pipeline import CatsPipeline
+    from cats.training.cli import config_from_args
+    from cats.training.loop import Trainer
+
+    hx.cache_as_hub(built["generic"], hub.hf_cache_dir(tmp_path), "someone/pets", REVISION)
+    out = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Trainer(config_from_args([
+            "generator", "--data", "hf:someone/pets", "--label-column", "breed", "--preset", "micro",
+            "--data-root", str(tmp_path), "--out", str(out), "--steps", "1", "--batch-size", "4", "--warmup", "0",
+            "--sample-every", "0", "--eval-every", "0", "--sample-steps", "1", "--threads", "1"])).run()
+    data = json.loads((out / "data.json").read_text())
+    assert data["train"]["revision"] == REVISION and data["train"]["label_column"] == "breed"
+    assert data["train"]["images"] == 40 and data["val"]["split"] == "val"
+    trained_on = CatsPipeline.from_pretrained(out / "pipeline").config.trained_on
+    assert trained_on == f"hf:someone/pets@{REVISION} (train split, 40 images)"
+    with pytest.raises(ValueError, match="--label-column name columns of a Hub dataset"):
+        from cats.training.config import resolve
+
+        resolve(config_from_args(["generator", "--data", "synthcats", "--label-column", "breed"]))

@@ -27,7 +27,8 @@ def step_generator(seed: int, step: int, micro: int = 0, rank: int = 0) -> torch
 class DeviceSplit:
     """A dataset split as device tensors: ``images`` uint8 (N, 3, H, W), ``labels`` int64 (N,)."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, device: torch.device | str):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, device: torch.device | str,
+                 provenance: dict | None = None):
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected uint8 images (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
         if labels.shape != (images.shape[0],):
@@ -37,6 +38,7 @@ class DeviceSplit:
             raise ValueError("the dataset split is empty")
         self.images = images.to(device)
         self.labels = labels.long().to(device)
+        self.provenance = dict(provenance or {})  # where the split came from (cats.data: source, revision, ...)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -94,6 +96,9 @@ def load_split(config, split: str, include_other: bool, device) -> DeviceSplit:
         if config.data != "synthcats":
             raise ValueError(f"--num-per-class applies to --data synthcats only, not {config.data!r}")
         options["num_per_class"] = config.num_per_class
+    for column in ("image_column", "label_column"):  # hf: sources only (checked by the config)
+        if getattr(config, column, None):
+            options[column] = getattr(config, column)
     ds = load_dataset(config.data, split=split, image_size=config.image_size, root=config.data_root,
                       download=config.download, include_other=include_other, **options)
-    return DeviceSplit(ds.images, ds.labels, device)
+    return DeviceSplit(ds.images, ds.labels, device, provenance=ds.provenance)

@@ -19,6 +19,7 @@ EPILOG = """examples:
       --attach-to runs/gen/pipeline
   python -m cats.train generator --data oxford --download --preset small --out runs/oxford --steps 50000
   python -m cats.train generator --data folder:~/my_cats --preset tiny --out runs/mine --resume
+  python -m cats.train generator --data hf:timm/oxford-iiit-pet --preset small --out runs/oxford-hub
   accelerate launch --multi_gpu --num_processes 4 -m cats.train generator ...   (no code change)
 
 --resume continues from the newest complete checkpoint in --out (same step, LR, EMA, data order).
@@ -34,7 +35,8 @@ def _default(task: str, name: str):
 def _add_common(p: argparse.ArgumentParser, task: str, presets: Sequence[str]) -> None:
     d = lambda name: f"(default: {_default(task, name)})"  # noqa: E731
     p.add_argument("--config", help="YAML or JSON file of the same fields (dashes or underscores); flags override it")
-    p.add_argument("--data", help=f"synthcats | oxford | folder:PATH (one subfolder per breed) {d('data')}")
+    p.add_argument("--data", help="synthcats | oxford | folder:PATH (one subfolder per breed) | "
+                                  f"hf:OWNER/NAME[:CONFIG][@REVISION] (a Hugging Face Hub dataset) {d('data')}")
     p.add_argument("--preset", choices=list(presets), help=f"model size {d('preset')}")
     p.add_argument("--out", help=f"run directory: checkpoints/, logs/, samples/, config.json, metrics.json {d('out')}")
     p.add_argument("--steps", type=int, help=f"optimizer steps to reach; also the LR horizon {d('steps')}")
@@ -60,8 +62,12 @@ def _add_common(p: argparse.ArgumentParser, task: str, presets: Sequence[str]) -
                    help="continue from the newest complete checkpoint in --out (starts fresh, with a warning, if none)")
     p.add_argument("--data-root", help="dataset cache directory (default: ~/.cache/tiny-cats)")
     p.add_argument("--download", action="store_true", default=argparse.SUPPRESS,
-                   help="download Oxford-IIIT Pet if it is not in --data-root")
+                   help="download Oxford-IIIT Pet if it is not in --data-root (the Hub mirror if the archive fails; "
+                        "hf: sources always download)")
     p.add_argument("--num-per-class", type=int, help="SynthCats images per class and split (default: the data layer's)")
+    p.add_argument("--image-column", help="--data hf:...: the image column (default: the one Image feature)")
+    p.add_argument("--label-column", help="--data hf:...: the label column, a ClassLabel or strings (default: the "
+                                          "ClassLabel whose names hold the most breeds)")
 
 
 def build_parser() -> argparse.ArgumentParser:

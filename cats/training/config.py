@@ -66,6 +66,8 @@ class TrainConfig:
     data_root: str | None = None
     download: bool = False
     num_per_class: int | None = None  # SynthCats images per class and split (None: the data layer's default)
+    image_column: str | None = None  # hf: sources: the image column (None: the one Image feature)
+    label_column: str | None = None  # hf: sources: the label column (None: the ClassLabel naming the most breeds)
 
     def model_signature(self) -> dict:
         """The fields that must match for a checkpoint to be resumed into this run."""
@@ -148,7 +150,11 @@ def _validate(cfg: TrainConfig) -> None:
         raise ValueError(f"--mixed-precision must be one of {MIXED_PRECISION}, got {cfg.mixed_precision!r}")
     if cfg.prediction_type is not None and cfg.prediction_type not in ("v", "x"):
         raise ValueError(f"--prediction-type must be 'v' or 'x', got {cfg.prediction_type!r}")
-    if not (cfg.data in ("synthcats", "oxford") or (cfg.data.startswith("folder:") and len(cfg.data) > 7)):
-        raise ValueError(f"--data must be synthcats, oxford or folder:PATH, got {cfg.data!r}")
+    if not (cfg.data in ("synthcats", "oxford") or (cfg.data.startswith(("folder:", "hf:")) and
+                                                    len(cfg.data.split(":", 1)[1]) > 0)):
+        raise ValueError(f"--data must be synthcats, oxford, folder:PATH or hf:OWNER/NAME[:CONFIG], got {cfg.data!r}")
+    if (cfg.image_column or cfg.label_column) and not cfg.data.startswith("hf:"):
+        raise ValueError(f"--image-column / --label-column name columns of a Hub dataset (--data hf:...), "
+                         f"not of --data {cfg.data!r}")
     if cfg.attach_to is not None and cfg.task != "classifier":
         raise ValueError("--attach-to is for the classifier: it saves the trained classifier into a pipeline directory")

@@ -23,6 +23,7 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast, set_seed
 
 from cats.training import checkpoint as ckpt
+from cats.training import provenance
 from cats.training.batches import step_generator
 from cats.training.config import TrainConfig, resolve
 from cats.training.ema import EMA
@@ -298,6 +299,8 @@ class Trainer:
             self.sample()
         if acc.is_main_process:
             metrics = {**metrics, **self.task.finish(self.ema.model, self.run_dir, metrics)}
+            provenance.record(self.run_dir, {name: getattr(getattr(self.task, name, None), "provenance", None)
+                                             for name in ("train", "val")})
             log.info("finished at step %d: %s", self.step,
                      ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
         acc.wait_for_everyone()

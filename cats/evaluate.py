@@ -171,7 +171,7 @@ def run_classifier(args: argparse.Namespace) -> dict:
     model_dir = find_classifier_dir(args.model)
     model = CatClassifier.from_pretrained(model_dir)
     cfg = model.config
-    extra = dict(args.data_option or [])
+    extra = {**_column_options(args), **dict(args.data_option or [])}
     if args.data_root:
         extra["root"] = args.data_root
     ds = load_dataset(args.data, split=args.split, image_size=cfg.image_size, include_other=True,
@@ -205,9 +205,23 @@ def _slug(text: str) -> str:
 
 
 def _data_source(value: str) -> str:
-    if value in ("synthcats", "oxford") or (value.startswith("folder:") and len(value) > len("folder:")):
+    if value in ("synthcats", "oxford") or (value.startswith(("folder:", "hf:")) and len(value.split(":", 1)[1]) > 0):
         return value
-    raise argparse.ArgumentTypeError(f"--data must be synthcats, oxford or folder:PATH, got {value!r}")
+    raise argparse.ArgumentTypeError(f"--data must be synthcats, oxford, folder:PATH or hf:OWNER/NAME[:CONFIG], "
+                                     f"got {value!r}")
+
+
+def _column_options(args: argparse.Namespace) -> dict:
+    """--image-column / --label-column as load_dataset options (Hub sources only)."""
+    return {name: getattr(args, name) for name in ("image_column", "label_column") if getattr(args, name, None)}
+
+
+def _add_data_flags(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--data", required=True, type=_data_source,
+                   help=f"{what}: synthcats | oxford | folder:PATH | hf:OWNER/NAME[:CONFIG][@REVISION] (Hugging Face Hub)")
+    p.add_argument("--image-column", default=None, help="--data hf:...: the image column (default: the Image feature)")
+    p.add_argument("--label-column", default=None,
+                   help="--data hf:...: the label column (default: the ClassLabel whose names hold the most breeds)")
 
 
 def _data_option(value: str) -> tuple[str, object]:
@@ -228,7 +242,7 @@ def _add_classifier_parser(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True,
                    help="pipeline dir (uses DIR/classifier), classifier dir, or a bundled name such as synthcats")
-    p.add_argument("--data", required=True, type=_data_source, help="synthcats | oxford | folder:PATH")
+    _add_data_flags(p, "the images to classify")
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="dataset split (default test)")
     p.add_argument("--out", default=None,
                    help="metrics JSON path (default runs/eval/classifier-DATA-SPLIT.json); the PNG goes beside it")
@@ -260,7 +274,7 @@ def run_generator(args: argparse.Namespace) -> dict:
     if classifier is not None:
         classifier.to(device)
     num_samples = QUICK_GENERATOR_SAMPLES if args.quick else args.num_samples
-    extra = {"root": args.data_root} if args.data_root else {}
+    extra = {**_column_options(args), **({"root": args.data_root} if args.data_root else {})}
     real = load_dataset(args.data, split=args.split, image_size=pipe.transformer.config.sample_size,
                         download=args.download, **extra).images
     out = Path(args.out) if args.out else Path(resolve_pretrained(args.model)) / "metrics_generator.json"
@@ -275,7 +289,7 @@ def run_generator(args: argparse.Namespace) -> dict:
 def _add_generator_parser(sub) -> None:
     p = sub.add_parser("generator", help="breed accuracy of samples, steps/guidance sweep, FID, sample sheet")
     p.add_argument("--model", required=True, help="pipeline dir or a bundled name such as synthcats")
-    p.add_argument("--data", required=True, type=_data_source, help="real images for FID: synthcats | oxford | folder:PATH")
+    _add_data_flags(p, "real images for FID")
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="real split for FID (default test)")
     p.add_argument("--out", default=None, help="metrics JSON (default MODEL/metrics_generator.json); sheet PNG beside it")
     p.add_argument("--classifier", default=None, help="judge with this classifier instead of the pipeline's own")

@@ -150,7 +150,7 @@ def test_config_file_fields_and_flag_priority(tmp_path):
         config_from_args(["generator", "--config", str(path)])
     with pytest.raises(SystemExit):
         config_from_args(["generator", "--preset", "huge"])  # argparse choices
-    with pytest.raises(ValueError, match="--data must be synthcats, oxford or folder:PATH"):
+    with pytest.raises(ValueError, match="--data must be synthcats, oxford, folder:PATH or hf:OWNER/NAME"):
         resolve(TrainConfig(data="imagenet"))
     with pytest.raises(ValueError, match="--ema-decay must be in"):
         resolve(TrainConfig(ema_decay=1.5))

@@ -7,10 +7,19 @@ export const ISOLATION_HEADERS = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+/**
+ * The URL path the site is served under, from TINY_CATS_BASE (the Pages workflow sets it to the project page's
+ * path, e.g. `/tiny-cats/`; leading and trailing slashes are added). Unset, URLs are relative (`./`): the same
+ * build then works from any folder (a Hugging Face static Space, a local file server).
+ */
+export function basePath(value: string | undefined = process.env.TINY_CATS_BASE): string {
+  if (value === undefined) return './';
+  const inner = value.trim().replace(/^\/+|\/+$/g, '');
+  return inner === '' ? '/' : `/${inner}/`;
+}
+
 export default defineConfig({
-  // Relative asset and model URLs: the built site works under any base path
-  // (GitHub Pages project path, a Hugging Face static Space, a local folder server).
-  base: './',
+  base: basePath(),
   plugins: [react()],
   // onnxruntime-web resolves its .wasm/.mjs files relative to its own module URL; pre-bundling breaks that.
   optimizeDeps: { exclude: ['onnxruntime-web'] },

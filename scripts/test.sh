@@ -4,6 +4,10 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh" requirements-dev.txt
 
+echo "==> GitHub workflow lint (actionlint, zizmor; offline)"
+actionlint
+zizmor --offline --persona=pedantic --quiet .github/workflows
+
 echo "==> web client dependencies"
 (cd webclient && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -1,0 +1,82 @@
+"""Push the Gradio demo to a Hugging Face Space in one commit, laid out as spaces_demo/README.md describes.
+
+The Space gets the files of spaces_demo/ at its root, the cats package in cats/ (the bundled weights are
+cats/weights/synthcats) and the web client's ONNX export in onnx/ (the demo's ONNX backend). Only files git
+tracks are sent, so a local __pycache__ or run directory never reaches the Space. Files under cats/ and onnx/ on
+the Space that the repository no longer has are deleted; anything else on the Space is left alone.
+
+    HF_TOKEN=hf_... python .github/scripts/sync_space.py OWNER/NAME
+    python .github/scripts/sync_space.py OWNER/NAME --dry-run      # list what would be sent; contacts nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# (folder in this repository, folder on the Space; "" is the Space's root)
+LAYOUT = (("spaces_demo", ""), ("cats", "cats"), ("webclient/public/models", "onnx"))
+# Space folders that hold only what this script sends, so a file there that the repository dropped is stale.
+MIRRORED = ("cats/", "onnx/")
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def space_files() -> dict[str, Path]:
+    """Path on the Space -> file in this checkout, for every tracked file under LAYOUT."""
+    files: dict[str, Path] = {}
+    for src, dst in LAYOUT:
+        names = [n for n in git("ls-files", "-z", "--", src).split("\0") if n]
+        if not names:
+            raise SystemExit(f"git tracks no file under {src}/: run this from a checkout of tiny-cats")
+        for name in names:
+            path = ROOT / name
+            if not path.is_file():
+                raise SystemExit(f"{name} is tracked but missing from the checkout")
+            rel = name[len(src) + 1 :]
+            files[f"{dst}/{rel}" if dst else rel] = path
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Push the Gradio demo, the cats package and its weights to a Space.")
+    ap.add_argument("space", help="the Space, OWNER/NAME (created as a Gradio Space if it does not exist)")
+    ap.add_argument("--dry-run", action="store_true", help="list what would be sent and stop")
+    args = ap.parse_args(argv)
+    owner, _, name = args.space.partition("/")
+    if not owner or not name or "/" in name:
+        raise SystemExit(f"the Space must be OWNER/NAME, got {args.space!r}")
+
+    files = space_files()
+    if args.dry_run:
+        for dst, src in sorted(files.items()):
+            print(f"{src.relative_to(ROOT)} -> {dst}")
+        print(f"{len(files)} files, {sum(p.stat().st_size for p in files.values()) / 1e6:.1f} MB")
+        return 0
+
+    token = os.environ.get("HF_TOKEN", "")
+    if not token:
+        raise SystemExit("HF_TOKEN is not set: it must hold a Hugging Face token with write access to the Space")
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(args.space, repo_type="space", space_sdk="gradio", exist_ok=True)
+    stale = sorted(p for p in api.list_repo_files(args.space, repo_type="space") if p.startswith(MIRRORED) and p not in files)
+    operations = [CommitOperationAdd(path_in_repo=dst, path_or_fileobj=str(src)) for dst, src in sorted(files.items())]
+    operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
+    commit = git("rev-parse", "HEAD").strip()
+    info = api.create_commit(
+        args.space, operations, repo_type="space", commit_message=f"Sync the tiny-cats demo from {commit[:12]}"
+    )
+    print(f"sent {len(files)} files, deleted {len(stale)} stale ones: {info.commit_url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -113,12 +113,13 @@ def test_entrypoint_flags():
     ctx = command.make_context("train_modal.py", [
         "--model", "both", "--data", "synthcats", "--preset", "tiny", "--classifier-preset", "tiny",
         "--steps", "1000", "--batch-size", "32", "--gpu", "H100", "--gpus", "2", "--push-to-hub", "me/cats",
-        "--train-args", "--lr 1e-4"])
+        "--train-args", "--lr 1e-4", "--label-column", "breed"])
     params = ctx.params
     assert (params["model"], params["data"], params["gpu"], params["gpus"], params["steps"]) == (
         "both", "synthcats", "H100", 2, 1000)
     assert params["push_to_hub"] == "me/cats" and params["no_eval"] is False
     assert jobs.parse_train_args(params["train_args"]) == ("--lr", "1e-4")
+    assert (params["label_column"], params["image_column"]) == ("breed", None)
 
 
 # ---------------------------------------------------------------- command lines, as data
@@ -184,7 +185,7 @@ def test_evaluate_and_export_command_lines_match_their_clis(tmp_path):
 def test_validation_errors_name_the_accepted_values():
     with pytest.raises(ValueError, match="generator, classifier, both"):
         jobs.validate(jobs.JobSpec(run_name="r", model="gan"))
-    with pytest.raises(ValueError, match="oxford, synthcats"):
+    with pytest.raises(ValueError, match="oxford, synthcats, hf:OWNER/NAME"):
         jobs.validate(jobs.JobSpec(run_name="r", data="imagenet"))
     with pytest.raises(ValueError, match="--gpus"):
         jobs.validate(jobs.JobSpec(run_name="r", gpus=0))
@@ -211,7 +212,59 @@ def test_fetch_commands():
     assert all("checkpoints" not in line for line in lines)  # results only, not GBs of optimizer states
 
 
+def test_hub_dataset_flags_reach_the_trainer_and_the_evaluator(tmp_path):
+    from cats.evaluate import build_parser
+    from cats.training.cli import config_from_args
+
+    spec = jobs.validate(jobs.JobSpec(run_name="r", model="both", data="hf:someone/cat-breeds:full@v2",
+                                      label_column="breed"))
+    assert spec.from_hub and jobs.JobSpec(run_name="r", data="oxford").from_hub  # Oxford may fall back to the Hub
+    assert not jobs.JobSpec(run_name="r", data="synthcats").from_hub
+    args = jobs.train_args("classifier", spec, tmp_path, Path("/data"))
+    assert "--download" not in args and args[args.index("--label-column") + 1] == "breed"
+    config = config_from_args(args)
+    assert (config.data, config.label_column, config.image_column) == ("hf:someone/cat-breeds:full@v2", "breed", None)
+    cmd = jobs.evaluate_command("generator", tmp_path / "p", spec, Path("/data"), tmp_path / "m.json", python="py")
+    parsed = build_parser().parse_args(cmd[3:])
+    assert (parsed.data, parsed.label_column) == ("hf:someone/cat-breeds:full@v2", "breed")
+
+    with pytest.raises(ValueError, match=r"not a Hub dataset name: expected hf:OWNER/NAME"):
+        jobs.validate(jobs.JobSpec(run_name="r", data="hf:/home/me/cats"))  # no local paths in Modal's containers
+    with pytest.raises(ValueError, match="name columns of a Hub dataset"):
+        jobs.validate(jobs.JobSpec(run_name="r", data="oxford", label_column="breed"))
+    card_spec = jobs.JobSpec(run_name="r", data="hf:timm/oxford-iiit-pet")
+    assert "[timm/oxford-iiit-pet](https://huggingface.co/datasets/timm/oxford-iiit-pet)" in jobs.data_description(
+        card_spec.data)
+    assert train_modal.default_run_data("hf:someone/cat-breeds:full@v2") == "cat-breeds"
+
+
+def test_hub_token_secret_is_optional_for_reading_and_required_for_publishing(monkeypatch, capsys):
+    import modal
+
+    class Missing:
+        def hydrate(self):
+            raise modal.exception.NotFoundError("Secret 'huggingface' not found")
+
+    monkeypatch.setattr(train_modal.modal.Secret, "from_name", lambda *a, **k: Missing())
+    assert train_modal.hf_secret(required=False) is None
+    assert "public datasets allow" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--push-to-hub needs the Modal secret"):
+        train_modal.hf_secret()
+
+
 # ---------------------------------------------------------------- the job bodies, run for real
+
+
+def test_prepare_data_for_a_hub_dataset_from_the_volume_cache(tmp_path):
+    from cats.data.hub import hf_cache_dir
+    from tests import hub_fixture as hx
+
+    local = hx.build_generic(tmp_path / "src" / "pets")
+    hx.cache_as_hub(local, hf_cache_dir(tmp_path / "data"), "someone/pets", "c" * 40)  # as a first run left it
+    spec = _micro_spec("hub", steps=10, data="hf:someone/pets", train_args=("--threads", "1"))
+    counts = jobs.prepare_data(spec, tmp_path / "data")
+    assert counts == {"generator/train (32 px)": 40, "generator/val (32 px)": 5, "generator/test (32 px)": 5}
+    assert len(list((tmp_path / "data" / "hub" / "someone_pets").glob("*.npz"))) == 3
 
 
 def test_prepare_data_builds_the_cache_the_trainer_reads(tmp_path):

@@ -18,8 +18,9 @@ and the supervising process, the one Modal runs and the only one that touches th
 resumes from the newest committed one. With several GPUs the trainer's ranks never commit.
 """
 
-from cats.modal_jobs.commands import evaluate_command, export_command, launch_command, train_args
-from cats.modal_jobs.hub import HF_TOKEN_ENV, MissingTokenError, measured_metrics, model_card, push_to_hub
+from cats.modal_jobs.commands import column_args, evaluate_command, export_command, launch_command, train_args
+from cats.modal_jobs.hub import (HF_TOKEN_ENV, MissingTokenError, data_description, measured_metrics, model_card,
+                                 push_to_hub)
 from cats.modal_jobs.job import RunState, fetch_commands, image_size_for, prepare_data, read_state, run_job
 from cats.modal_jobs.spec import (DATA_SOURCES, GPU_TYPES, MAX_GPUS, MODELS, JobError, JobSpec, gpu_spec,
                                   parse_train_args, validate)
@@ -27,7 +28,7 @@ from cats.modal_jobs.watch import complete_checkpoints, run_watched
 
 __all__ = [
     "DATA_SOURCES", "GPU_TYPES", "HF_TOKEN_ENV", "MAX_GPUS", "MODELS", "JobError", "JobSpec", "MissingTokenError",
-    "RunState", "complete_checkpoints", "evaluate_command", "export_command", "fetch_commands", "gpu_spec",
+    "RunState", "column_args", "complete_checkpoints", "data_description", "evaluate_command", "export_command", "fetch_commands", "gpu_spec",
     "image_size_for", "launch_command", "measured_metrics", "model_card", "parse_train_args", "prepare_data",
     "push_to_hub", "read_state", "run_job", "run_watched", "train_args", "validate",
 ]

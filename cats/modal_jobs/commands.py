@@ -24,7 +24,16 @@ def train_args(task: str, spec: JobSpec, run_dir: Path, data_root: Path | None,
             args += [flag, str(value)]
     if spec.data == "oxford":
         args.append("--download")  # a no-op once the data step has verified the archives
-    return args + list(spec.train_args)
+    return args + column_args(spec) + list(spec.train_args)
+
+
+def column_args(spec: JobSpec) -> list[str]:
+    """``--image-column`` / ``--label-column`` of an hf: dataset, for the trainer and the evaluator alike."""
+    args = []
+    for flag, value in (("--image-column", spec.image_column), ("--label-column", spec.label_column)):
+        if value:
+            args += [flag, value]
+    return args
 
 
 def launch_command(module_args: list[str], gpus: int, python: str = sys.executable) -> list[str]:
@@ -46,7 +55,7 @@ def evaluate_command(task: str, model_dir: Path, spec: JobSpec, data_root: Path 
                      python: str = sys.executable) -> list[str]:
     """``python -m cats.evaluate TASK`` on the test split, writing its JSON metrics to ``out``."""
     cmd = [python, "-m", "cats.evaluate", task, "--model", str(model_dir), "--data", spec.data,
-           "--split", "test", "--out", str(out)]
+           "--split", "test", "--out", str(out), *column_args(spec)]
     return cmd + (["--data-root", str(data_root)] if data_root is not None else [])
 
 

@@ -18,6 +18,15 @@ DATA_DESCRIPTIONS = {
 }
 
 
+def data_description(data: str) -> str:
+    """The model card's line for ``--data`` (a Hub dataset is named with a link to its page)."""
+    if data in DATA_DESCRIPTIONS:
+        return DATA_DESCRIPTIONS[data]
+    name = data[len("hf:"):]
+    return (f"the Hugging Face dataset [{name}](https://huggingface.co/datasets/{name.split(':')[0].split('@')[0]}), "
+            "its labels mapped to the 12 cat breeds (non-cats as \"other\" for the classifier)")
+
+
 class MissingTokenError(RuntimeError):
     """No Hugging Face token: the Modal secret is missing or has no HF_TOKEN."""
 
@@ -56,7 +65,7 @@ def model_card(run_dir: Path, repo_id: str) -> str:
              "Trained with tiny-cats on Modal (`modal run train_modal.py`): a class-conditional pixel-space DiT "
              "trained with flow matching that draws a chosen cat breed, and a breed classifier (12 breeds + "
              "\"other\"), as this run's settings below say.", "", "## Training", "",
-             f"- Data: {DATA_DESCRIPTIONS[spec.data]}"]
+             f"- Data: {data_description(spec.data)}"]
     for task in spec.tasks:
         stage = stages.get(f"train:{task}")
         if stage is not None:

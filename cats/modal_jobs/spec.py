@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 MODELS = ("generator", "classifier", "both")
-DATA_SOURCES = ("oxford", "synthcats")
+DATA_SOURCES = ("oxford", "synthcats", "hf:OWNER/NAME[:CONFIG][@REVISION]")
 GPU_TYPES = ("A10G", "L40S", "A100", "H100")
 MAX_GPUS = 8  # GPUs of one type in one Modal container
+HUB_NAME = re.compile(r"hf:[\w.\-]+/[\w.\-]+(:[\w.\-]+)?(@[\w.\-/]+)?")
 REPO_ROOT = Path(__file__).resolve().parents[2]  # holds cats/ and export.py (/root on Modal)
 
 # Fields that change what a run trains: re-using a run name with other values is refused.
 RUN_IDENTITY = ("model", "data", "preset", "classifier_preset", "steps", "classifier_steps", "batch_size",
-                "image_size", "gpus", "train_args")
+                "image_size", "gpus", "train_args", "image_column", "label_column")
 
 
 class JobError(RuntimeError):
@@ -28,7 +30,7 @@ class JobSpec:
 
     run_name: str
     model: str = "both"  # generator | classifier | both
-    data: str = "oxford"  # oxford | synthcats
+    data: str = "oxford"  # oxford | synthcats | hf:OWNER/NAME[:CONFIG][@REVISION] (a Hugging Face Hub dataset)
     preset: str | None = None  # generator preset (None: the trainer's default)
     classifier_preset: str | None = None
     steps: int | None = None  # generator optimizer steps (None: the trainer's default); also the LR horizon
@@ -40,6 +42,13 @@ class JobSpec:
     train_args: tuple[str, ...] = ()  # extra `cats.train` flags for every task, e.g. ("--lr", "1e-4")
     evaluate: bool = True
     export: bool = True
+    image_column: str | None = None  # hf: data only: the columns to read (None: found by their features)
+    label_column: str | None = None
+
+    @property
+    def from_hub(self) -> bool:
+        """True when the data may come from the Hugging Face Hub (an hf: source, or Oxford's mirror fallback)."""
+        return self.data.startswith("hf:") or self.data == "oxford"
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -63,10 +72,18 @@ class JobSpec:
 
 def validate(spec: JobSpec) -> JobSpec:
     """Check the choices a user typed; raises ValueError naming the bad value and the accepted ones."""
-    for name, accepted in (("model", MODELS), ("data", DATA_SOURCES)):
-        value = getattr(spec, name)
-        if value not in accepted:
-            raise ValueError(f"--{name} {value!r} is not one of {', '.join(accepted)}")
+    if spec.model not in MODELS:
+        raise ValueError(f"--model {spec.model!r} is not one of {', '.join(MODELS)}")
+    if spec.data.startswith("hf:"):
+        # a Hub name (a local directory does not exist in Modal's containers), checked before any container starts
+        if not HUB_NAME.fullmatch(spec.data):
+            raise ValueError(f"--data {spec.data!r} is not a Hub dataset name: expected hf:OWNER/NAME[:CONFIG][@REVISION], "
+                             "e.g. hf:timm/oxford-iiit-pet")
+    elif spec.data not in DATA_SOURCES:
+        raise ValueError(f"--data {spec.data!r} is not one of {', '.join(DATA_SOURCES)}")
+    if (spec.image_column or spec.label_column) and not spec.data.startswith("hf:"):
+        raise ValueError(f"--image-column / --label-column name columns of a Hub dataset (--data hf:...), "
+                         f"not of --data {spec.data!r}")
     if not 1 <= spec.gpus <= MAX_GPUS:
         raise ValueError(f"--gpus must be between 1 and {MAX_GPUS}, got {spec.gpus}")
     for name in ("steps", "classifier_steps", "batch_size", "image_size", "checkpoint_every"):

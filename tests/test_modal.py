@@ -176,6 +176,7 @@ def test_evaluate_and_export_command_lines_match_their_clis(tmp_path):
     args = build_parser().parse_args(cmd[3:])
     assert (args.model, args.data, args.split, args.data_root, args.out) == (
         str(tmp_path / "clf"), "oxford", "test", "/data", str(tmp_path / "m.json"))
+    assert args.download  # so evaluation finds the data wherever the data step got it (archive or Hub mirror)
 
     cmd = jobs.export_command(tmp_path / "pipeline", tmp_path / "onnx", python="py")
     args = export_args(cmd[2:])

@@ -44,6 +44,7 @@ from cats.data.decode import decode_all
 DIRNAME = "oxford-iiit-pet"
 OXFORD_MIRROR = "timm/oxford-iiit-pet"  # the Hub copy (parquet): used when the official archive fails
 CROPS = ("center", "head")
+SOCKET_TIMEOUT = 60.0  # seconds without a byte from the server before a download counts as failed
 CAT, DOG = 1, 2
 
 
@@ -77,7 +78,12 @@ def _fetch(url: str, part: Path, opener, chunk: int) -> None:
                 f.write(block)
 
 
-def download_file(resource: Resource, directory: Path, opener=urllib.request.urlopen, chunk: int = 1 << 20) -> Path:
+def _urlopen(request):
+    # a dead server then fails in a minute instead of hanging, so the Hub mirror can take over
+    return urllib.request.urlopen(request, timeout=SOCKET_TIMEOUT)
+
+
+def download_file(resource: Resource, directory: Path, opener=_urlopen, chunk: int = 1 << 20) -> Path:
     """Download one archive into ``directory``: resumable (``.part``), verified, renamed atomically.
 
     Skipped (no network) when the archive is there and its verified checksum was recorded. A
@@ -121,7 +127,7 @@ def _extract(archive: Path, directory: Path, top: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def download_archives(root: Path | None = None, resources=RESOURCES, opener=urllib.request.urlopen) -> Path:
+def download_archives(root: Path | None = None, resources=RESOURCES, opener=_urlopen) -> Path:
     """Fetch, verify and unpack Oxford-IIIT Pet into ``root/oxford-iiit-pet``; returns that folder."""
     directory = (Path(root) if root is not None else default_root()) / DIRNAME
     for resource in resources:

@@ -56,6 +56,8 @@ def evaluate_command(task: str, model_dir: Path, spec: JobSpec, data_root: Path 
     """``python -m cats.evaluate TASK`` on the test split, writing its JSON metrics to ``out``."""
     cmd = [python, "-m", "cats.evaluate", task, "--model", str(model_dir), "--data", spec.data,
            "--split", "test", "--out", str(out), *column_args(spec)]
+    if spec.data == "oxford":
+        cmd.append("--download")  # a no-op beside verified archives; reaches the Hub mirror if the data step used it
     return cmd + (["--data-root", str(data_root)] if data_root is not None else [])
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -26,7 +27,11 @@ from sources import SourceError, Sources, read_manifest, resolve_sources  # noqa
 CSS = """
 .pixelated img { image-rendering: pixelated; }
 .upscale img { width: 100%; height: 100%; object-fit: contain; }
+.denoise-cells { display: flex; flex-wrap: wrap; gap: 8px; }
+.denoise-cells figure { margin: 0; text-align: center; }
+.denoise-cells img { image-rendering: pixelated; width: 128px; height: 128px; }
 """
+MAX_FILE_SIZE = "25mb"  # uploads; inline data: images are held to the same size (handlers.MAX_UPLOAD_MB)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,10 +50,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="requests run at once; the rest wait in the queue (each backend runs one at a time)")
     p.add_argument("--max-queue", type=int, default=32, help="queued requests before new ones are turned away")
     p.add_argument("--thumbnail-steps", type=int, default=8, help="denoising steps of the breed thumbnails")
+    p.add_argument("--cache-ttl", type=int, default=3600, metavar="SECONDS",
+                   help="uploads and results older than this are deleted from Gradio's cache (checked every "
+                        "quarter of it); the cache is emptied when the app stops")
     args = p.parse_args(argv)
-    if args.concurrency < 1 or args.max_queue < 1 or args.thumbnail_steps < 1:
-        p.error("--concurrency, --max-queue and --thumbnail-steps must be >= 1")
+    if args.concurrency < 1 or args.max_queue < 1 or args.thumbnail_steps < 1 or args.cache_ttl < 1:
+        p.error("--concurrency, --max-queue, --thumbnail-steps and --cache-ttl must be >= 1")
     return args
+
+
+def launch_kwargs(args: argparse.Namespace) -> dict:
+    """What main() passes to demo.launch (the tests launch with the same).
+
+    show_error=False: a fault's text (paths, library internals) stays in the server log; the
+    visitor's own mistakes are gr.Error messages, which Gradio always shows.
+    """
+    from guard import cache_lifespan
+    from handlers import upload_folder
+
+    every = max(1, args.cache_ttl // 4)
+    return dict(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
+                max_file_size=MAX_FILE_SIZE, show_error=False,
+                app_kwargs={"lifespan": cache_lifespan(upload_folder(), every, args.cache_ttl)})
 
 
 def load_sources(args: argparse.Namespace) -> Sources:
@@ -88,6 +111,7 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
 
     from backends import make_backends
     from cats.breeds import BREEDS
+    from guard import DemoBlocks
     from handlers import LIMITS, SAMPLERS, Handlers, new_seed, pick_breed
 
     sources = sources or load_sources(args)
@@ -98,7 +122,8 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
     steps0, guidance0 = _defaults(manifest, sources.model_dir)
     thumbs = backends[default_backend].generate(list(BREEDS), args.thumbnail_steps, guidance0, "euler", 0, len(BREEDS))
 
-    with gr.Blocks(title="tiny-cats", delete_cache=(3600, 3600)) as demo:
+    ttl = getattr(args, "cache_ttl", 3600)
+    with DemoBlocks(title="tiny-cats", delete_cache=(max(1, ttl // 4), ttl)) as demo:
         gr.Markdown("# tiny-cats\nGenerate cats of a chosen breed, tell the breed of a cat photo, "
                     "blend breeds and restyle your own cat.")
         gr.Markdown(weights_note(sources, manifest, backends), elem_id="weights-note")
@@ -128,19 +153,20 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
                                                label="Number of images")
                         go = gr.Button("Generate", variant="primary")
                     with gr.Column(scale=1):
-                        current = gr.Gallery(label="Denoising", columns=2, format="png", elem_classes="pixelated")
-                        clean = gr.Gallery(label="Predicted clean image", columns=2, format="png",
-                                           elem_classes="pixelated")
+                        result = gr.Gallery(label="Generated", columns=2, format="png", elem_classes="pixelated")
+                        # Inline images: a streamed step writes no file into Gradio's cache.
+                        preview = gr.HTML(label="Denoising: noisy and predicted clean image", elem_id="denoise-preview")
                         status = gr.Markdown()
                         files = gr.File(label="Download PNG", file_count="multiple")
                 go.click(h.generate, [breed, steps, guidance, sampler, seed, num_images, backend],
-                         [current, clean, status, files], api_name="generate", preprocess=False)
+                         [result, preview, status, files], api_name="generate", preprocess=False)
 
             with gr.Tab("Classify", id="classify"):
                 with gr.Row():
                     with gr.Column():
                         photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath",
                                          label="A cat photo (upload, paste or webcam)", height=320)
+                        photo.input_name = "photo"  # what refusals call it (handlers.classify too)
                         classify_btn = gr.Button("Classify", variant="primary")
                     with gr.Column():
                         top3 = gr.Label(num_top_classes=3, label="Top 3 breeds")
@@ -172,6 +198,7 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
                     with gr.Column():
                         r_photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath",
                                            label="Your cat", height=256)
+                        r_photo.input_name = "your cat"
                         r_breed = gr.Dropdown(list(BREEDS), value=BREEDS[10], label="Breed")
                         r_strength = gr.Slider(*LIMITS.strength, step=0.05, value=0.6, label="Strength")
                         r_steps, r_guidance, r_seed = gr.Slider(**steps_kw), gr.Slider(**guidance_kw), gr.Number(**seed_kw)
@@ -195,6 +222,8 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
                                   api_name="compare", preprocess=False)
 
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.max_queue)
+    h.is_uploaded = demo.was_uploaded
+    demo.handlers = h  # so whoever closes the app can remove the download folder
     return demo
 
 
@@ -210,9 +239,12 @@ def _defaults(manifest: dict | None, model_dir: Path) -> tuple[int, float]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     sources = load_sources(args)
+    # One line per refused request (handlers.refuse); faults keep Gradio's tracebacks.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("httpx", "httpcore"):  # one line per internal HTTP call otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     demo = build_app(args, sources)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
-                max_file_size="25mb", show_error=True)
+    demo.launch(**launch_kwargs(args))
 
 
 if __name__ == "__main__":

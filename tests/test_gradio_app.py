@@ -2,13 +2,19 @@
 
 One module-scoped app: a ``micro`` pipeline with a small classifier (its zero-initialised output
 layers randomised, so images depend on breed and noise), saved to tmp and exported with
-``python export.py``; the app is launched on a free localhost port with ``--model`` and ``--onnx``.
+``python export.py``; the app is launched on a free localhost port with ``--model`` and ``--onnx``
+and the same launch settings as ``python spaces_demo/app.py``, its Gradio cache in a folder of its
+own. Hostile requests go in as raw HTTP (``/gradio_api/call``), the way a script would send them.
 """
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import io
 import json
+import logging
+import os
 import re
 import socket
 import subprocess
@@ -63,20 +69,56 @@ def weights(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def client(weights):
-    from gradio_client import Client
+def cache_dir(tmp_path_factory):
+    """Gradio's upload/cache folder for this module's app (GRADIO_TEMP_DIR), restored afterwards."""
+    folder = tmp_path_factory.mktemp("gradio-cache")
+    before = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("GRADIO_TEMP_DIR", None)
+    else:
+        os.environ["GRADIO_TEMP_DIR"] = before
 
+
+@pytest.fixture(scope="module")
+def served(weights, cache_dir):
+    """(demo, url) of the running app."""
     model_dir, onnx_dir = weights
     app = _load_app_module()
     port = _free_port()
     args = app.parse_args(["--model", str(model_dir), "--onnx", str(onnx_dir), "--port", str(port),
                            "--thumbnail-steps", "2"])
     demo = app.build_app(args)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    demo.launch(**{**app.launch_kwargs(args), "prevent_thread_lock": True, "quiet": True})
+    yield demo, f"http://127.0.0.1:{port}/"
+    demo.close()
+    demo.handlers.close()
+
+
+@pytest.fixture(scope="module")
+def client(served, tmp_path_factory):
+    from gradio_client import Client
+
+    # The client's copies of results go elsewhere than the server's cache, which tests count.
+    c = Client(served[1], verbose=False, download_files=str(tmp_path_factory.mktemp("client-downloads")))
     yield c
     c.close()
-    demo.close()
+
+
+def raw_call(url: str, api: str, data) -> tuple[str, object]:
+    """POST a raw JSON body to /gradio_api/call/<api> -> (last event: "complete" | "error", its data)."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=120) as http:
+        r = http.post(f"gradio_api/call/{api}", json={"data": data})
+        if r.status_code != 200:
+            return "http", (r.status_code, r.text)
+        event_id = r.json()["event_id"]
+        text = http.get(f"gradio_api/call/{api}/{event_id}").text
+    events = re.findall(r"event: (\w+)\ndata: (.*)", text)
+    kind, payload = [(k, v) for k, v in events if k != "heartbeat"][-1]
+    return kind, json.loads(payload)
 
 
 @pytest.fixture(scope="module")
@@ -122,21 +164,42 @@ def _generate(client, backend, breed="Bengal", steps=3, seed=1, num_images=1, sa
     return job.outputs(), final
 
 
-def test_generate_streams_every_step_on_every_backend(client, backends):
+def _inline_images(preview_html: str) -> list[np.ndarray]:
+    """The data: URL images of a streamed preview, as pixel arrays."""
+    urls = re.findall(r'src="data:image/png;base64,([^"]+)"', preview_html)
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(u))).convert("RGB"), dtype=np.int16) for u in urls]
+
+
+def test_generate_streams_previews_then_the_final_images_on_every_backend(client, backends):
     for backend, sampler in zip(backends, ["euler"] * (len(backends) - 1) + ["heun"]):
         outputs, final = _generate(client, backend, steps=4, num_images=2, sampler=sampler)
         steps = [re.search(r"Step (\d+)/(\d+)", o[2]) for o in outputs[:-1]]
-        assert [(int(m[1]), int(m[2])) for m in steps] == [(i, 4) for i in range(1, 5)], (backend, outputs)
+        assert [(int(m[1]), int(m[2])) for m in steps] == [(i, 4) for i in range(1, 4)], (backend, outputs)
         assert "Done" in final[2] and backend in final[2]
-        for streamed in outputs[:-1]:  # each step shows the noisy images and the predicted clean ones
-            assert len(streamed[0]) == len(streamed[1]) == 2
-        current, clean, _, downloads = final
-        assert len(current) == 2 and len(downloads) == 2
-        for path in [g["image"] for g in current] + downloads:
+        for streamed in outputs[:-1]:  # each preview: the noisy and the predicted clean image of both
+            assert len(_inline_images(streamed[1])) == 4
+        images, _, _, downloads = final
+        assert len(images) == 2 and len(downloads) == 2
+        for path in [g["image"] for g in images] + downloads:
             assert Image.open(path).size == (SIZE, SIZE)
         assert all(Image.open(p).format == "PNG" for p in downloads)
-        first, last = _pixels(outputs[0][0][0]["image"]), _pixels(current[0]["image"])
-        assert np.abs(first - last).max() > 10  # the stream really shows denoising progress
+        first, last = _inline_images(outputs[0][1])[0], _pixels(images[0]["image"])
+        assert first.shape == last.shape and np.abs(first - last).max() > 10  # the stream shows progress
+
+
+def test_streaming_is_bounded_and_writes_no_file_per_step(client, served, cache_dir):
+    from handlers import PREVIEWS
+
+    before = {p for p in cache_dir.rglob("*") if p.is_file()}
+    outputs, final = _generate(client, "ONNX fp32", steps=40, num_images=2)
+    assert len(outputs) <= PREVIEWS + 1  # a preview every 10th step and the final images, not 40 updates
+    assert [int(re.search(r"Step (\d+)/40", o[2])[1]) for o in outputs[:-1]] == [10, 20, 30]
+    for streamed in outputs[:-1]:
+        assert streamed[0] is None or streamed[0] == outputs[0][0]  # the gallery is left as it was
+        assert "data:image/png;base64," in streamed[1]
+    new = {p for p in cache_dir.rglob("*") if p.is_file()} - before
+    assert len(new) <= 2 * 2, sorted(p.name for p in new)  # the final gallery and the downloads; previews are inline
+    assert not [p for p in served[0].handlers.download_dir.iterdir()]  # the request's PNG folder is gone
 
 
 def test_same_seed_same_picture_across_backends(client, backends):
@@ -166,6 +229,7 @@ def test_blend_weights_reach_the_pipeline(client):
     bengal_only, status = client.predict("Bengal", 1.0, "Sphynx", 0.0, None, 0.0, 3, 3.0, 4, "ONNX fp32",
                                          api_name="/blend")
     assert "100% Bengal" in status and Image.open(bengal_only).size == (SIZE, SIZE)
+    assert "Sphynx at weight 0: left out" in status  # a breed at weight 0 is said to be dropped
     _, plain = _generate(client, "ONNX fp32", breed="Bengal", steps=3, seed=4)
     assert np.array_equal(_pixels(bengal_only), _pixels(plain[0][0]["image"]))  # a one-breed blend is that breed
     mixed, status = client.predict("Bengal", 0.3, "Sphynx", 0.3, "Persian", 0.4, 3, 3.0, 4, "PyTorch",
@@ -208,6 +272,18 @@ BAD_REQUESTS = [
     ("/restyle", lambda f: (_file(f["rgb.png"]), "Siamese", 1.5, 4, 3.0, 0, "ONNX fp32"), "strength must be a number in [0.0, 1.0]"),
     ("/blend", lambda f: ("Bengal", 0.0, "Sphynx", 0.0, None, 0.0, 3, 3.0, 0, "ONNX fp32"), "weights are all zero"),
     ("/blend", lambda f: ("Bengal", -0.5, "Sphynx", 1.0, None, 0.0, 3, 3.0, 0, "ONNX fp32"), "weight A must be a number in [0.0, 1.0]"),
+    # a weight without a breed, a breed without a weight: refused, naming the slot
+    ("/blend", lambda f: ("Bengal", 0.5, "Sphynx", 0.5, None, 1.0, 3, 3.0, 0, "ONNX fp32"),
+     "weight C is 1 but breed C is empty"),
+    ("/blend", lambda f: ("Bengal", 0.5, "Sphynx", 0.5, "Persian", None, 3, 3.0, 0, "ONNX fp32"),
+     "breed C is Persian but weight C is empty"),
+    ("/blend", lambda f: (None, 0.7, "Sphynx", 0.5, None, 0.0, 3, 3.0, 0, "ONNX fp32"), "weight A is 0.7 but breed A is empty"),
+    # values no float can hold, huge echoes
+    ("/generate", lambda f: ("Bengal", 10**400, 3.0, "euler", 0, 1, "ONNX fp32"),
+     "steps must be an integer in [1, 100], got an integer of about 401 digits"),
+    ("/generate", lambda f: ("Bengal", 4, 3.0, "euler", 10**400, 1, "ONNX fp32"),
+     "seed must be an integer in [0, 4294967295], got an integer of about 401 digits"),
+    ("/blend", lambda f: ("Bengal", 0.5, "Sphynx", 0.5, None, 0.0, 3, 3.0, 10**400, "ONNX fp32"), "seed must be an integer"),
 ]
 
 
@@ -226,6 +302,102 @@ def _file(path):
     from gradio_client import handle_file
 
     return handle_file(str(path))
+
+
+def _message(result) -> str:
+    kind, data = result
+    assert kind == "error", result
+    return data["error"] if isinstance(data, dict) else str(data)
+
+
+REFUSED = ("this app only opens images uploaded to it; upload the image (in the page, or gradio_client's "
+           "handle_file(path)) or send it inline as a data: URL")
+META = {"_type": "gradio.FileData"}
+
+
+def test_files_nobody_uploaded_are_refused_alike(served, cache_dir, files, tmp_path):
+    """Bare paths, meta-less dicts, '..', symlinks in the upload folder, file:// URLs: one message, no image."""
+    url = served[1]
+    outside = files["rgb.png"]  # a real image on the server's disk that nobody uploaded
+    inside = cache_dir / "planted"
+    inside.mkdir(exist_ok=True)
+    (inside / "link.png").unlink(missing_ok=True)
+    (inside / "link.png").symlink_to(outside)
+    payloads = {
+        "bare path": {"path": str(outside)},
+        "bare path, no such file": {"path": str(tmp_path / "nothing-here.png")},
+        "bare dot-file": {"path": str(Path.home() / ".bashrc")},
+        "bare /proc": {"path": "/proc/self/environ"},
+        "path string": str(outside),
+        "meta-less dict with url": {"path": str(outside), "url": "http://127.0.0.1/x.png", "orig_name": "x.png"},
+        "meta, outside": {"path": str(outside), "meta": META},
+        "meta, dot-dot out of the upload folder": {"path": f"{cache_dir}/../{outside.parent.name}/rgb.png", "meta": META},
+        "meta, symlink in the upload folder": {"path": str(inside / "link.png"), "meta": META},
+        "file:// URL": {"path": f"file://{outside}", "meta": META},
+        "file:// url field": {"url": f"file://{outside}", "meta": META},
+    }
+    for what, payload in payloads.items():
+        for api, data in (("classify", [payload, "ONNX fp32"]),
+                          ("restyle", [payload, "Siamese", 0.0, 2, 3.0, 0, "ONNX fp32"])):
+            result = raw_call(url, api, data)
+            message = _message(result)
+            assert REFUSED in message or "must be an uploaded image" in message, (what, api, message)
+            if isinstance(payload, dict) and "path" in payload:  # every path: word for word the same answer
+                assert message == f"{'photo' if api == 'classify' else 'your cat'}: {REFUSED}", (what, message)
+            assert str(outside.parent) not in message and "/proc" not in message and "bashrc" not in message
+
+
+def test_an_uploaded_file_and_inline_data_are_accepted(served, files):
+    from gradio_client import Client, handle_file
+
+    c = Client(served[1], verbose=False, download_files=False)
+    _, _, probs = c.predict(handle_file(str(files["rgb.png"])), "ONNX fp32", api_name="/classify")
+    assert abs(sum(probs.values()) - 1.0) < 1e-5
+    c.close()
+    data = "data:image/png;base64," + base64.b64encode(files["rgb.png"].read_bytes()).decode()
+    for payload in (data, {"url": data}, {"url": data, "meta": META}):
+        kind, out = raw_call(served[1], "classify", [payload, "ONNX fp32"])
+        assert kind == "complete", (payload if isinstance(payload, str) else payload.keys(), out)
+        assert abs(sum(out[2].values()) - 1.0) < 1e-5
+
+
+INTERNALS = ("pydantic", "object at 0x", "Traceback", "base64.b64decode", "binascii", "int too large",
+             "Wanted inputs", "gradio.components", "validation error")
+
+
+@pytest.mark.parametrize("api,data,message", [
+    ("classify", ["", "ONNX fp32"], "photo: no image"),
+    ("classify", [123, "ONNX fp32"], "photo must be an uploaded image"),
+    ("classify", [["a", "b"], "ONNX fp32"], "photo must be an uploaded image"),
+    ("classify", [{"url": "data:image/png;base64,@@not-base64@@"}, "ONNX fp32"], "photo: the data: URL's payload is not valid base64"),
+    ("classify", ["data:image/png,plain", "ONNX fp32"], "photo: a data: URL must look like data:image/png;base64,BASE64"),
+    ("restyle", [{"url": "data:image/png;base64,AAAA"}, "Siamese", 0.5, 2, 3.0, 0, "ONNX fp32"],
+     "cannot use this upload"),
+    ("classify", [None], "/classify takes 2 inputs (photo, backend); got 1"),
+    ("generate", ["Bengal", 4], "/generate takes 7 inputs (breed, steps, guidance, sampler, seed, number of images, backend); got 2"),
+    ("generate", ["Bengal" * 40_000, 4, 3.0, "euler", 0, 1, "ONNX fp32"], "breed must be one of Abyssinian"),
+    ("generate", ["Bengal", 4, 3.0, "x" * 200_000, 0, 1, "ONNX fp32"], "sampler must be one of euler, heun"),
+])
+def test_bad_payloads_get_the_apps_own_words(served, api, data, message):
+    text = _message(raw_call(served[1], api, data))
+    assert message in text
+    assert not any(word in text for word in INTERNALS), text
+    assert len(text) < 400, len(text)  # echoed values are cut short
+
+
+def test_refusals_log_one_line_and_no_traceback(client, caplog, capfd):
+    from gradio_client.exceptions import AppError
+
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="tiny_cats.demo"):
+        with pytest.raises(AppError, match="steps must be an integer"):
+            client.predict("Bengal", 0, 3.0, "euler", 0, 1, "ONNX fp32", api_name="/generate")
+        with pytest.raises(AppError, match="unknown breed"):
+            client.predict("Dog", 3, 3.0, 4, "ONNX fp32", api_name="/compare")
+    refused = [r for r in caplog.records if r.name == "tiny_cats.demo"]
+    assert [r.getMessage().split(":")[0] for r in refused] == ["refused", "refused"]
+    assert all("\n" not in r.getMessage() and r.exc_info is None for r in refused)
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize("flags,message", [(["--model", "/no/such/weights"], "no such directory"),

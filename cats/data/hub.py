@@ -213,7 +213,7 @@ def find_columns(features, image_column: str | None, label_column: str | None, w
             raise ValueError(f"{what}: --label-column {label!r} is {feature!r}; a label column must be a ClassLabel "
                              "or hold the label names as strings")
     else:
-        scored = [(sum(label_names._breed(n) is not None for n in features[name].names), name) for name in class_labels]
+        scored = [(sum(label_names.breed_of(n) is not None for n in features[name].names), name) for name in class_labels]
         scored = [s for s in scored if s[0] > 0] or scored
         if not scored:
             raise ValueError(f"{what} has no label column (no ClassLabel feature); its columns are: "

@@ -42,7 +42,7 @@ class NoBreedError(ValueError):
     """A label set in which no name is one of the twelve breeds."""
 
 
-def _breed(name: str) -> int | None:
+def breed_of(name: str) -> int | None:
     """Our breed id for ``name`` (aliases, with or without a "cat" word), else None."""
     words = slug(name).split()
     for candidate in (words, [w for w in words if w not in CAT_WORDS]):
@@ -65,7 +65,7 @@ def resolve(name: str, is_cat: bool | None = None) -> int | None:
 
     ``is_cat``: what a species column says about the rows with this name (None: no species column).
     """
-    found = _breed(name)
+    found = breed_of(name)
     if found is not None:
         return found
     if is_cat is False:

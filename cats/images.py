@@ -3,21 +3,31 @@
 NumPy + Pillow only (no torch): the PyTorch pipeline, the ONNX pipeline and the Gradio app share
 it. Rules: any PIL mode (RGBA, LA, P, L, I;16, I, F, CMYK) becomes RGB; EXIF orientation is applied;
 animated images use their first frame; huge images are downscaled before anything else, and absurd
-ones (a decompression bomb) are refused with a clear error.
+ones (a decompression bomb) are refused from their header, before decoding, with a clear error.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 MAX_PIXELS = 64_000_000  # refuse images above 64 megapixels (a 8000 x 8000 photo is the limit)
 WORKING_SIDE = 1024  # downscale anything larger than this on its long side before processing
+# Pillow's own decompression-bomb guard is set to the same limit, so every refusal (Pillow's at open
+# time, ours for arrays and PIL images handed in) states one number. It only ever gets stricter than
+# Pillow's default (89,478,485), for every user of Pillow in the process.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+_EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the transpose that makes the picture upright (the table ImageOps.exif_transpose uses).
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
 
 
 class ImageInputError(ValueError):
@@ -61,38 +71,86 @@ def _open(source) -> Image.Image:
             img = Image.open(data)
             img.size  # noqa: B018 - header parsed
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageInputError(f"{name} is too large to be a photo ({exc}); the limit is {MAX_PIXELS:,} pixels") from exc
+        raise ImageInputError(too_many_pixels(name, _bomb_pixels(exc))) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ImageInputError(f"{name} is not an image Pillow can read (JPEG, PNG, WebP, GIF, BMP, TIFF)") from exc
     return img
 
 
+def too_many_pixels(name: str, pixels: int | None, size: tuple[int, int] | None = None) -> str:
+    """The one message for an image over MAX_PIXELS (the web client words it the same way)."""
+    if size is not None:
+        what = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels"
+    elif pixels is not None:
+        what = f"{pixels:,} pixels"
+    else:
+        what = "more pixels than that"
+    return f"{name} is {what}, over the limit of {MAX_PIXELS:,} pixels: resize it before uploading"
+
+
+def _bomb_pixels(exc: Exception) -> int | None:
+    """The pixel count Pillow puts in its decompression-bomb message ("Image size (N pixels) exceeds ...")."""
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(match[1]) if match else None
+
+
 def load_image(source) -> Image.Image:
     """Any image-like input -> an upright RGB PIL image no larger than WORKING_SIDE on its long side.
+
+    The size is checked from the header, before any pixel is decoded, for every format. Big images
+    cost little memory: JPEGs decode at reduced scale (libjpeg's 1/2, 1/4, 1/8), other formats are
+    box-reduced in their own (usually 1-byte) mode before the RGB conversion, which is what would
+    otherwise quadruple them.
 
     Raises ImageInputError with a readable message for empty files, non-images and images over
     MAX_PIXELS.
     """
     img = _open(source)
     w, h = img.size
+    name = getattr(img, "filename", None) and Path(img.filename).name or "image"
     if w * h > MAX_PIXELS:
-        raise ImageInputError(f"image is {w}x{h} = {w * h:,} pixels, over the limit of {MAX_PIXELS:,}; "
-                              "resize it before uploading")
+        raise ImageInputError(too_many_pixels(name, None, (w, h)))
     if w == 0 or h == 0:
         raise ImageInputError(f"image has no pixels ({w}x{h})")
     try:
         if getattr(img, "is_animated", False):
             img.seek(0)  # first frame of a GIF / APNG / WebP animation
-        if img.format == "JPEG" and max(w, h) > 2 * WORKING_SIDE:
-            img.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # decode big JPEGs at reduced scale
+        if img.format == "JPEG" and max(w, h) > WORKING_SIDE:
+            # libjpeg's largest 1/2, 1/4 or 1/8 scale that keeps both sides >= WORKING_SIDE: no quality lost.
+            img.draft(None, (WORKING_SIDE, WORKING_SIDE))
         img.load()
-        img = ImageOps.exif_transpose(img) or img
+        orientation = img.getexif().get(_EXIF_ORIENTATION)  # read now: the reduced copy has no EXIF
+        img = _reduce(img)
+        if orientation in _UPRIGHT:
+            img = img.transpose(_UPRIGHT[orientation])
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageInputError(f"the image could not be decoded ({exc}); is the file truncated?") from exc
     img = _to_rgb(img)
     if max(img.size) > WORKING_SIDE:
         img.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.LANCZOS)
     return img
+
+
+def _reduce(img: Image.Image) -> Image.Image:
+    """Shrink a decoded image by an integer factor, keeping its long side >= WORKING_SIDE, in its own mode.
+
+    Box reduction averages, so the LANCZOS thumbnail that follows sees no aliasing. Modes
+    Image.reduce does not take are brought to the nearest mode that it does (1 -> L), or, for
+    palette and 16-bit images, to a 2 x WORKING_SIDE copy by nearest neighbour (averaging palette
+    indices or raw 16-bit values would be meaningless).
+    """
+    factor = max(img.size) // WORKING_SIDE
+    if factor < 2:
+        return img
+    if img.mode == "1":
+        img = img.convert("L")
+    if img.mode in ("P", "PA") or img.mode.startswith("I;16"):
+        k = 2 * WORKING_SIDE / max(img.size)
+        if k >= 1:
+            return img
+        size = (max(1, round(img.width * k)), max(1, round(img.height * k)))
+        return img.resize(size, Image.Resampling.NEAREST)
+    return img.reduce(factor)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

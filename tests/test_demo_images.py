@@ -92,3 +92,11 @@ def test_a_large_allowed_png_costs_bounded_memory(tmp_path, mode, budget_mb):
                          check=True)
     peak = float(out.stdout.strip())
     assert peak < budget_mb, f"peak +{peak:.0f} MB decoding a 7900x7900 {mode} PNG"
+
+
+def test_the_limit_is_worded_as_the_web_client_words_it():
+    from cats.images import too_many_pixels
+
+    # webclient/tests/unit/decode.test.ts pins the same sentence for the browser.
+    assert too_many_pixels("cat.jpg", None, (9000, 8000)) == (
+        "cat.jpg is 9000x8000 = 72,000,000 pixels, over the limit of 64,000,000 pixels: resize it before uploading")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -244,6 +245,9 @@ def main(argv: list[str] | None = None) -> None:
     for noisy in ("httpx", "httpcore"):  # one line per internal HTTP call otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     demo = build_app(args, sources)
+    # A Space (and the soak benchmark) stops the app with SIGTERM: as Ctrl-C, so Gradio closes the
+    # server (its shutdown empties the cache) and the download folder is removed at exit.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo.launch(**launch_kwargs(args))
 
 

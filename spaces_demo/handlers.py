@@ -312,8 +312,8 @@ class Handlers:
     def generate(self, breed, steps, guidance, sampler, seed, num_images, backend_label):
         """Generator: a preview every k-th step (at most PREVIEWS), then the final images and PNG downloads.
 
-        Yields (final images, preview HTML, status markdown, download files); a preview updates
-        only the preview (inline images, no file) and the status.
+        Yields (final images, preview HTML, status markdown, download files); a preview clears the
+        images and the downloads of the previous run and shows its step as inline images (no file).
         """
         breed = check_breed(breed)
         steps, guidance, seed = check_sampling(steps, guidance, seed)
@@ -358,7 +358,9 @@ class Handlers:
                         continue
                     status = (f"**Step {i + 1}/{steps}** · {now - start:.2f} s so far · "
                               f"{backend.label}{load_note}")
-                    yield gr.skip(), preview_html(current, clean, f"step {i + 1}/{steps}"), status, gr.skip()
+                    # None, not gr.skip(): a skip makes Gradio answer the final value with an unregistered
+                    # copy of the component, whose files its delete_cache then never deletes.
+                    yield None, preview_html(current, clean, f"step {i + 1}/{steps}"), status, None
                     continue
                 images, now = rest
                 total = now - start

@@ -1,0 +1,434 @@
+"""Soak test of the Gradio demo: many good and bad requests on localhost; does anything grow or break?
+
+    python -m cats.benchmarks.gradio_soak [--quick] [--requests N] [--minutes M] [--model DIR] [--onnx DIR]
+                                          [--cache-ttl S] [--seed S]
+
+Starts ``python spaces_demo/app.py`` on a free 127.0.0.1 port (nothing else is contacted) with its
+temp folder (TMPDIR) and Gradio cache (GRADIO_TEMP_DIR) in a fresh folder, so every file counted is
+the app's. After one warm-up request per endpoint it records the server's RSS and the files and
+bytes in both folders, then sends N requests (stopping early at the time limit) drawn at random
+from generate / classify / restyle / blend, about a third of them bad (out-of-range numbers, 10**400,
+huge strings, a weight without a breed, paths nobody uploaded, broken data: URLs, too few inputs).
+A good request must succeed; a bad one must be refused with a message in the app's own words.
+Then it records the same figures again at once, and after one cache clean-up period
+(``--cache-ttl``, passed to the app), and prints failures, latency p50/p95 and the growth.
+Also measured: the streaming overhead of /generate at the default settings against the model's
+own time (goal: overhead <= 1.5 x the model).
+
+``--quick`` (40 requests, 4 s cache TTL) is what the test suite runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "spaces_demo" / "app.py"
+RSS_GOAL_MB = 50.0
+STREAM_GOAL = 1.5  # streaming overhead / model time at the default settings
+# Words of Gradio's or Python's own refusals: none may reach a visitor.
+INTERNALS = ("pydantic", "object at 0x", "Traceback", "binascii", "int too large", "Wanted inputs",
+             "gradio.components", "validation error", "Cannot move", "/proc", "/etc")
+
+
+@dataclass
+class Outcome:
+    endpoint: str
+    good: bool
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Snapshot:
+    rss_mb: float
+    temp_files: int
+    temp_bytes: int
+    cache_files: int
+    cache_bytes: int
+    cache_dirs: int = 0
+    cache_paths: frozenset = frozenset()  # relative paths, to name what stayed
+
+    def line(self) -> str:
+        return (f"RSS {self.rss_mb:.0f} MB · temp {self.temp_files} files / {self.temp_bytes / 1e6:.2f} MB · "
+                f"cache {self.cache_files} files / {self.cache_bytes / 1e6:.2f} MB ({self.cache_dirs} folders)")
+
+
+@dataclass
+class Folders:
+    temp: Path
+    cache: Path
+    pid: int
+
+    def snapshot(self) -> Snapshot:
+        rss_kb = next(int(line.split()[1]) for line in Path(f"/proc/{self.pid}/status").read_text().splitlines()
+                      if line.startswith("VmRSS:"))
+        t_files, t_bytes, _ = _usage(self.temp, skip=self.cache)
+        c_files, c_bytes, c_dirs = _usage(self.cache)
+        paths = frozenset(str(p.relative_to(self.cache)) for p in self.cache.rglob("*") if p.is_file())
+        return Snapshot(rss_kb / 1024, t_files, t_bytes, c_files, c_bytes, c_dirs, paths)
+
+
+def _usage(root: Path, skip: Path | None = None) -> tuple[int, int, int]:
+    files = size = dirs = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        if skip is not None and Path(dirpath) == skip.parent:
+            dirnames[:] = [d for d in dirnames if Path(dirpath, d) != skip]
+        dirs += len(dirnames)
+        for name in filenames:
+            try:
+                size += os.lstat(os.path.join(dirpath, name)).st_size
+                files += 1
+            except FileNotFoundError:  # deleted by the app meanwhile
+                continue
+    return files, size, dirs
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited with status {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the app did not answer at {url} within {timeout:.0f} s")
+
+
+def _png_bytes(rng: random.Random, side: int = 48) -> bytes:
+    from PIL import Image
+
+    img = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class Soaker:
+    """Sends the requests through gradio_client (good ones, as a visitor would) and raw HTTP (hostile ones)."""
+
+    def __init__(self, url: str, workdir: Path, seed: int) -> None:
+        from gradio_client import Client
+
+        self.url = url
+        self.rng = random.Random(seed)
+        self.workdir = workdir
+        self.client = Client(url, verbose=False, download_files=False)
+        info = self.client.view_api(print_info=False, return_format="dict")
+        params = info["named_endpoints"]["/generate"]["parameters"]
+        self.backend = next(p["parameter_default"] for p in params if p["parameter_name"] == "backend_label")
+        self.steps = next(p["parameter_default"] for p in params if p["parameter_name"] == "steps")
+        self.guidance = next(p["parameter_default"] for p in params if p["parameter_name"] == "guidance")
+        self.uploads = 0
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ---- requests ------------------------------------------------------------------------------
+
+    def _photo(self):
+        from gradio_client import handle_file
+
+        self.uploads += 1
+        path = self.workdir / f"cat_{self.uploads}.png"  # a new picture each time: each is a new upload
+        path.write_bytes(_png_bytes(self.rng))
+        return handle_file(str(path)), path
+
+    def good(self, endpoint: str):
+        r, b = self.rng, self.backend
+        breed = r.choice(["Siamese", "Bengal", "Sphynx", "Persian", "Maine Coon"])
+        if endpoint == "generate":
+            job = self.client.submit(breed, self.steps, self.guidance, r.choice(["euler", "heun"]),
+                                     r.randrange(2**32), r.choice([1, 1, 2]), b, api_name="/generate")
+            final = job.result()
+            assert "Done" in final[2] and final[3], final[2]
+        elif endpoint == "classify":
+            photo, path = self._photo()
+            _, verdict, probs = self.client.predict(photo, b, api_name="/classify")
+            assert abs(sum(probs.values()) - 1) < 1e-4 and verdict.startswith("###"), verdict
+            path.unlink()
+        elif endpoint == "restyle":
+            photo, path = self._photo()
+            _, _, status = self.client.predict(photo, breed, r.choice([0.3, 0.6, 0.9]), 8, self.guidance,
+                                               r.randrange(2**32), b, api_name="/restyle")
+            assert "at strength" in status, status
+            path.unlink()
+        else:
+            third = r.choice([None, "Bombay"])
+            _, status = self.client.predict("Bengal", 0.5, breed, 0.5, third, 0.25 if third else 0.0,
+                                            8, self.guidance, r.randrange(2**32), b, api_name="/blend")
+            assert "steps in" in status, status
+
+    def bad(self, endpoint: str) -> str:
+        """A hostile request as raw JSON -> the refusal's message (raises AssertionError if it was not refused)."""
+        r, b = self.rng, self.backend
+        huge = "Persian" * r.choice([1_000, 30_000])
+        data_png = "data:image/png;base64," + base64.b64encode(_png_bytes(r, 8)).decode()
+        cases = {
+            "generate": [["Bengal", 0, 3.0, "euler", 0, 1, b], ["Bengal", 10**400, 3.0, "euler", 0, 1, b],
+                         ["Bengal", 4, 3.0, "euler", 10**400, 1, b], [huge, 4, 3.0, "euler", 0, 1, b],
+                         ["Bengal", 4, 3.0, "ddim", 0, 9, b], ["Bengal", 4]],
+            "classify": [[{"path": "/etc/hostname"}, b], [{"path": "/proc/self/environ", "meta": {"_type": "gradio.FileData"}}, b],
+                         [{"path": "file:///etc/passwd"}, b], ["", b], [123, b],
+                         [{"url": "data:image/png;base64,@@@"}, b], [None]],
+            "restyle": [[{"path": str(Path.home() / ".bashrc")}, "Siamese", 0.5, 4, 3.0, 0, b],
+                        [data_png, "Siamese", 7.0, 4, 3.0, 0, b], [data_png, huge, 0.5, 4, 3.0, 0, b]],
+            "blend": [["Bengal", 0.5, "Sphynx", 0.5, None, 1.0, 4, 3.0, 0, b],
+                      ["Bengal", 0.5, "Sphynx", 0.5, "Persian", None, 4, 3.0, 0, b],
+                      ["Bengal", 0.0, "Sphynx", 0.0, None, 0.0, 4, 3.0, 0, b]],
+        }
+        kind, payload = raw_call(self.url, endpoint, r.choice(cases[endpoint]))
+        assert kind == "error", f"not refused: {kind} {str(payload)[:200]}"
+        message = payload.get("error") if isinstance(payload, dict) else payload
+        assert isinstance(message, str) and message, f"refused without a message: {payload!r}"[:300]
+        leaked = [w for w in INTERNALS if w in message]
+        assert not leaked and len(message) < 600, f"internals in the refusal ({leaked}): {message[:300]}"
+        return message
+
+    def one(self, endpoint: str, good: bool) -> Outcome:
+        t0 = time.perf_counter()
+        try:
+            if good:
+                self.good(endpoint)
+                detail = ""
+            else:
+                detail = self.bad(endpoint)
+            ok = True
+        except Exception as exc:  # recorded as a failure of this request; the soak goes on
+            ok, detail = False, f"{type(exc).__name__}: {exc}"[:300]
+        return Outcome(endpoint, good, ok, time.perf_counter() - t0, detail)
+
+
+def raw_call(url: str, api: str, data) -> tuple[str, object]:
+    """POST a raw JSON body to /gradio_api/call/<api> -> (last event: "complete" | "error" | "http", data)."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=300) as http:
+        r = http.post(f"gradio_api/call/{api}", content=json.dumps({"data": data}),
+                      headers={"content-type": "application/json"})
+        if r.status_code != 200:
+            return "http", {"error": f"HTTP {r.status_code}: {r.text[:200]}"}
+        text = http.get(f"gradio_api/call/{api}/{r.json()['event_id']}").text
+    events = [line for line in text.split("\n\n") if line.startswith("event:") and "heartbeat" not in line]
+    kind, _, payload = events[-1].partition("\ndata: ")
+    return kind.removeprefix("event: ").strip(), json.loads(payload)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+@dataclass
+class Report:
+    requests: int
+    seconds: float
+    outcomes: list[Outcome] = field(default_factory=list)
+    before: Snapshot | None = None
+    after: Snapshot | None = None
+    settled: Snapshot | None = None
+    stream: dict | None = None
+
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def as_dict(self) -> dict:
+        good = [o.seconds for o in self.outcomes if o.good and o.ok]
+        per = {}
+        for ep in ("generate", "classify", "restyle", "blend"):
+            t = [o.seconds for o in self.outcomes if o.endpoint == ep and o.good and o.ok]
+            per[ep] = {"n": len(t), "p50_s": round(percentile(t, 0.5), 3), "p95_s": round(percentile(t, 0.95), 3)}
+        return {
+            "requests": self.requests, "seconds": round(self.seconds, 1),
+            "good": sum(o.good for o in self.outcomes), "bad": sum(not o.good for o in self.outcomes),
+            "good_failed": sum(o.good and not o.ok for o in self.outcomes),
+            "bad_not_refused_cleanly": sum(not o.good and not o.ok for o in self.outcomes),
+            "p50_s": round(percentile(good, 0.5), 3), "p95_s": round(percentile(good, 0.95), 3), "per_endpoint": per,
+            "before": _public(self.before), "after": _public(self.after), "settled": _public(self.settled),
+            "cache_files_stayed": sorted(self.settled.cache_paths - self.before.cache_paths)[:10],
+            "rss_growth_mb": round(self.settled.rss_mb - self.before.rss_mb, 1),
+            "cache_files_growth": self.settled.cache_files - self.before.cache_files,
+            "cache_bytes_growth": self.settled.cache_bytes - self.before.cache_bytes,
+            "temp_files_growth": self.settled.temp_files - self.before.temp_files,
+            "temp_bytes_growth": self.settled.temp_bytes - self.before.temp_bytes,
+            "stream": self.stream,
+        }
+
+
+def _public(snap: Snapshot) -> dict:
+    return {k: v for k, v in vars(snap).items() if k != "cache_paths"}
+
+
+def model_seconds(model: str | None, onnx: str | None, steps: int, guidance: float, runs: int) -> tuple[str, float]:
+    """Median time of the app's default backend for one image at ``steps`` (no callback, no Gradio)."""
+    sys.path.insert(0, str(ROOT / "spaces_demo"))
+    from backends import make_backends
+    from sources import read_manifest, resolve_sources
+
+    sources = resolve_sources(model, onnx)
+    manifest = read_manifest(sources.onnx_dir) if sources.onnx_dir else None
+    backends = make_backends(sources.model_dir, sources.onnx_dir, manifest)
+    label, backend = next(iter(backends.items()))
+    backend.generate("Siamese", steps, guidance, "euler", 0, 1)  # load + warm up
+    times = []
+    for seed in range(runs):
+        t0 = time.perf_counter()
+        backend.generate("Siamese", steps, guidance, "euler", seed, 1)
+        times.append(time.perf_counter() - t0)
+    return label, statistics.median(times)
+
+
+def stream_overhead(soaker: Soaker, model: str | None, onnx: str | None, runs: int) -> dict:
+    """Streamed /generate at the default settings (1 image, euler) vs the model alone, medians of ``runs``."""
+    label, model_s = model_seconds(model, onnx, soaker.steps, soaker.guidance, runs)
+    times, updates = [], 0
+    for seed in range(runs):
+        t0 = time.perf_counter()
+        job = soaker.client.submit("Siamese", soaker.steps, soaker.guidance, "euler", seed, 1, soaker.backend,
+                                   api_name="/generate")
+        job.result()
+        times.append(time.perf_counter() - t0)
+        updates = len(job.outputs())
+    streamed = statistics.median(times)
+    overhead = (streamed - model_s) / model_s
+    return {"backend": label, "steps": soaker.steps, "model_s": round(model_s, 3), "streamed_s": round(streamed, 3),
+            "updates": updates, "overhead_x": round(overhead, 2), "goal_x": STREAM_GOAL, "goal_met": overhead <= STREAM_GOAL}
+
+
+def run(quick: bool = False, requests: int | None = None, minutes: float | None = None,
+        model: str | Path | None = None, onnx: str | Path | None = None, cache_ttl: int | None = None,
+        seed: int = 0, bad_share: float = 0.35) -> dict:
+    """Start the app, soak it, stop it. Prints the report and returns its figures."""
+    requests = requests or (40 if quick else 500)
+    minutes = minutes or (5.0 if quick else 60.0)
+    cache_ttl = cache_ttl or (4 if quick else 30)
+    root = Path(tempfile.mkdtemp(prefix="tiny-cats-soak-"))
+    temp, cache, work = root / "tmp", root / "tmp" / "gradio", root / "client"
+    for d in (temp, cache, work):
+        d.mkdir(parents=True)
+    env = {**os.environ, "TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(cache), "GRADIO_ANALYTICS_ENABLED": "False"}
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    flags = ["--host", "127.0.0.1", "--port", str(port), "--cache-ttl", str(cache_ttl), "--thumbnail-steps", "2"]
+    flags += ["--model", str(model)] if model else []
+    flags += ["--onnx", str(onnx)] if onnx else []
+    log = root / "app.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, str(APP), *flags], stdout=sink, stderr=subprocess.STDOUT, env=env)
+    report = Report(requests=requests, seconds=0.0)
+    soaker = None
+    try:
+        _wait_http(url, proc, log, 300)
+        folders = Folders(temp, cache, proc.pid)
+        soaker = Soaker(url, work, seed)
+        for ep in ("generate", "classify", "restyle", "blend"):  # warm-up: load the backend, fill caches
+            warm = soaker.one(ep, good=True)
+            if not warm.ok:
+                raise RuntimeError(f"warm-up /{ep} failed: {warm.detail}\n{log.read_text()[-3000:]}")
+        report.stream = stream_overhead(soaker, model and str(model), onnx and str(onnx), runs=3 if quick else 10)
+        time.sleep(cache_ttl * 1.5 + 1)  # let the warm-up's files age out, so "before" is the resting state
+        report.before = folders.snapshot()
+        endpoints = ["generate", "classify", "restyle", "blend"]
+        t0 = time.perf_counter()
+        deadline = t0 + 60 * minutes
+        for _ in range(requests):
+            if time.perf_counter() > deadline:
+                break
+            report.outcomes.append(soaker.one(soaker.rng.choice(endpoints), good=soaker.rng.random() >= bad_share))
+        report.seconds = time.perf_counter() - t0
+        report.after = folders.snapshot()
+        # One clean-up period: Gradio deletes files older than the TTL every quarter of it; the app
+        # prunes the folders they leave.
+        time.sleep(cache_ttl * 1.25 + max(1.0, cache_ttl * 0.25) + 1)
+        report.settled = folders.snapshot()
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app died during the soak:\n{log.read_text()[-3000:]}")
+        tracebacks = log.read_text(errors="replace").count("Traceback")
+    finally:
+        if soaker is not None:
+            soaker.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        leftover = [p.name for p in temp.iterdir() if p.name != "gradio"] if temp.is_dir() else []
+        if not os.environ.get("SOAK_KEEP"):
+            shutil.rmtree(root, ignore_errors=True)
+    result = report.as_dict()
+    result["tracebacks_in_log"] = tracebacks
+    result["temp_left_after_exit"] = leftover
+    _print(result, report.failures())
+    return result
+
+
+def _print(r: dict, failures: list[Outcome]) -> None:
+    s = r["stream"]
+    print(f"gradio soak: {r['requests']} requests asked, {r['good'] + r['bad']} sent in {r['seconds']:.0f} s "
+          f"({r['good']} good, {r['bad']} bad)")
+    print(f"  failures: {r['good_failed']} good requests failed, {r['bad_not_refused_cleanly']} bad ones not refused cleanly")
+    for o in failures[:10]:
+        print(f"    /{o.endpoint} ({'good' if o.good else 'bad'}): {o.detail}")
+    print(f"  latency of good requests: p50 {r['p50_s']:.3f} s, p95 {r['p95_s']:.3f} s; " + ", ".join(
+        f"{ep} p50 {v['p50_s']:.3f} / p95 {v['p95_s']:.3f} s (n={v['n']})" for ep, v in r["per_endpoint"].items()))
+    for name in ("before", "after", "settled"):
+        snap = Snapshot(**r[name])
+        label = {"before": "before", "after": "after", "settled": "after clean-up"}[name]
+        print(f"  {label:>14}: {snap.line()}")
+    print(f"  growth after clean-up: RSS {r['rss_growth_mb']:+.1f} MB (goal <= {RSS_GOAL_MB:.0f}), "
+          f"cache {r['cache_files_growth']:+d} files / {r['cache_bytes_growth'] / 1e6:+.2f} MB, "
+          f"temp {r['temp_files_growth']:+d} files / {r['temp_bytes_growth'] / 1e6:+.2f} MB; "
+          f"tracebacks in the app log: {r['tracebacks_in_log']}; temp left after exit: {r['temp_left_after_exit'] or 'none'}")
+    if r["cache_files_stayed"]:
+        print(f"  cache files that stayed: {', '.join(r['cache_files_stayed'])}")
+    print(f"  streaming /generate ({s['backend']}, {s['steps']} steps, 1 image): model {s['model_s']:.3f} s, "
+          f"streamed call {s['streamed_s']:.3f} s in {s['updates']} updates -> overhead {s['overhead_x']:.2f} x the "
+          f"model (goal <= {s['goal_x']}: {'met' if s['goal_met'] else 'NOT met'})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="40 requests, 4 s cache TTL (the test suite's run)")
+    p.add_argument("--requests", type=int, default=None, help="requests to send (default 500, quick 40)")
+    p.add_argument("--minutes", type=float, default=None, help="stop sending after this long (default 60, quick 5)")
+    p.add_argument("--model", default=None, help="pipeline directory (default: the app's, the bundled weights)")
+    p.add_argument("--onnx", default=None, help="ONNX export directory (default: the app's)")
+    p.add_argument("--cache-ttl", type=int, default=None, help="the app's --cache-ttl (default 30, quick 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the request mix")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    args = p.parse_args(argv)
+    result = run(quick=args.quick, requests=args.requests, minutes=args.minutes, model=args.model, onnx=args.onnx,
+                 cache_ttl=args.cache_ttl, seed=args.seed)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

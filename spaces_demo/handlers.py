@@ -239,7 +239,10 @@ def _blend_text(blend: dict[str, float]) -> str:
 
 
 def preview_steps(steps: int) -> set[int]:
-    """Step indices (from 0) that stream a preview: every k-th, at most PREVIEWS, never the last (the final images are)."""
+    """Step indices (from 0) that stream a preview: every k-th, at most PREVIEWS, never the last.
+
+    The last step's preview comes with the final images.
+    """
     k = math.ceil(steps / PREVIEWS)
     return {i for i in range(steps - 1) if (i + 1) % k == 0}
 

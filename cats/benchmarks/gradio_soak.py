@@ -137,7 +137,9 @@ class Soaker:
         self.url = url
         self.rng = random.Random(seed)
         self.workdir = workdir
-        self.client = Client(url, verbose=False, download_files=False)
+        # Results are downloaded as gradio_client does by default (and a browser does): a streamed
+        # update that carries files costs their download too.
+        self.client = Client(url, verbose=False, download_files=str(workdir / "downloads"))
         info = self.client.view_api(print_info=False, return_format="dict")
         params = info["named_endpoints"]["/generate"]["parameters"]
         self.backend = next(p["parameter_default"] for p in params if p["parameter_name"] == "backend_label")

@@ -1,9 +1,15 @@
-"""Generator evaluation: breed accuracy of samples (classification accuracy score), FID, sample sheet.
+"""Generator evaluation: FID beside its floor, k-NN precision/recall, memorisation, breed accuracy, sheet.
 
 ``python -m cats.evaluate generator --model DIR --data synthcats`` calls :func:`evaluate_generator`.
-The classifier that judges the samples is the pipeline's own (or ``--classifier DIR``); it must
-have been trained on the same breeds. Every number written is measured here; FID is refused
-below ``cats.fid.MIN_FID_SAMPLES`` images.
+Sample quality is judged as the field does, in this order:
+  1. FID against the real split, printed beside the real-vs-real floor at the same sample size
+     (``train`` vs ``test`` images: what a perfect generator would score with this many samples);
+  2. k-NN precision / recall on the same Inception features (``cats.knn``);
+  3. breed accuracy of samples under the project's classifier (a classifier trained on drawings
+     can be pleased by colours alone, so it comes last).
+The memorisation check compares each sample's distance to its nearest training image with the same
+for test images. Every number written is measured here; FID is refused below
+``cats.fid.MIN_FID_SAMPLES`` images.
 """
 
 from __future__ import annotations
@@ -71,13 +77,49 @@ def sample_sheet(pipe, path: Path, columns: int = 8, steps: int = 20, guidance: 
     return path
 
 
+def sample_quality(fake: torch.Tensor, real: torch.Tensor, train: torch.Tensor | None = None,
+                   cache_dir: str | Path | None = None, log=print) -> dict:
+    """FID, its floor, k-NN precision/recall and the memorisation check of generated images.
+
+    fake: (N, 3, H, W) in [-1, 1]; real: the held-out split (uint8 or [-1, 1]); train: the training
+    split (uint8), for the floor (its first N images, balanced over breeds) and memorisation.
+    Real-image features are cached in ``cache_dir``. FID-type figures need >= MIN_FID_SAMPLES.
+    """
+    from cats.fid import MIN_FID_SAMPLES, InceptionFeatures, cached_features, frechet_distance
+    from cats.knn import memorisation, precision_recall
+
+    n = len(fake)
+    real = real[:n]
+    out: dict = {"num_fake": n, "num_real": len(real)}
+    if min(n, len(real)) < MIN_FID_SAMPLES:
+        out["note"] = (f"FID, floor and precision/recall not computed: they need at least {MIN_FID_SAMPLES} images "
+                       f"per set (got {len(real)} real, {n} generated)")
+    else:
+        net = InceptionFeatures()
+        f_real = cached_features(real, cache_dir, net)
+        f_fake = net(fake)
+        out["fid"] = frechet_distance(f_real, f_fake)
+        if train is not None and len(train) >= n:
+            out["fid_floor"] = frechet_distance(f_real, cached_features(train[:n], cache_dir, net))
+        out.update(precision_recall(f_real, f_fake))
+        out["note"] = "InceptionV3 pool3 (TF-FID weights), 299 px bilinear; floor = train vs test at the same size"
+        log(f"FID {out['fid']:.1f} (floor {out.get('fid_floor', float('nan')):.1f}: {n} train vs {len(real)} test "
+            f"images), k-NN precision {out['precision']:.3f}, recall {out['recall']:.3f} (k={out['k']})")
+    if train is not None:
+        real_u8 = real if real.dtype == torch.uint8 else ((real + 1) * 127.5).round().clamp(0, 255).byte()
+        out["memorisation"] = memorisation(fake, real_u8, train)
+        m = out["memorisation"]
+        log(f"nearest training image (RMS pixel distance): samples 5% {m['samples']['q05']:.3f} / median "
+            f"{m['samples']['q50']:.3f}; test images 5% {m['test']['q05']:.3f} / median {m['test']['q50']:.3f}")
+    return out
+
+
 def evaluate_generator(pipe, real_images: torch.Tensor | None, out_json: Path, *, classifier=None,
+                       train_images: torch.Tensor | None = None, cache_dir: str | Path | None = None,
                        num_samples: int = 1200, steps: int | None = None, guidance: float | None = None,
                        sweep_steps=(4, 8, 20, 50), sweep_guidance=(1.0, 2.0, 4.0), sweep_per_breed: int = 10,
                        seed: int = 0, log=print) -> dict:
     """Run the whole generator evaluation; write ``out_json`` and a sample sheet PNG beside it."""
-    from cats.fid import fid
-
     classifier = classifier if classifier is not None else getattr(pipe, "classifier", None)
     if classifier is None:
         raise ValueError("breed accuracy of samples needs a trained classifier: the pipeline has none; "
@@ -95,12 +137,9 @@ def evaluate_generator(pipe, real_images: torch.Tensor | None, out_json: Path, *
     acc = breed_accuracy(classify_tensors(classifier, fake), labels)
     log(f"breed accuracy of samples: {acc['mean']:.3f} over {acc['num_samples']} samples")
 
-    fid_result = None
+    quality = None
     if real_images is not None:
-        real = real_images.float() / 127.5 - 1 if real_images.dtype == torch.uint8 else real_images
-        fid_result = fid(real[: len(fake)], fake)
-        log(f"FID: {fid_result['fid']} ({fid_result['num_fake']} generated vs {fid_result['num_real']} real; "
-            f"{fid_result['note']})")
+        quality = sample_quality(fake, torch.as_tensor(real_images), train_images, cache_dir, log)
 
     sweep = []
     for s in sweep_steps:
@@ -114,7 +153,7 @@ def evaluate_generator(pipe, real_images: torch.Tensor | None, out_json: Path, *
                          guidance=guidance, seed=seed)
     metrics = {
         "default": {"steps": steps, "guidance": guidance, "breed_accuracy": acc},
-        "fid": fid_result,
+        "quality": quality,
         "sweep": sweep,
         "sample_sheet": sheet.name,
         "seconds": round(time.perf_counter() - t0, 1),

@@ -9,9 +9,10 @@ accuracy, the 13x13 confusion matrix (also as a labelled PNG), accuracy on the c
 (T = 1) and after it (the temperature saved with the model, fitted on the validation split), plus
 the unsure rate at the saved threshold.
 
-generator: breed accuracy of samples (the classifier labels generated images; per breed and mean)
-at the default steps and guidance and over a steps x guidance sweep, FID against a real split
-(refused under 500 images), and a sample sheet (one row per breed).
+generator: FID against a real split beside its real-vs-real floor, k-NN precision / recall and a
+memorisation check (all refused under 500 images, except memorisation), breed accuracy of samples
+(the classifier labels generated images; per breed and mean) at the default steps and guidance and
+over a steps x guidance sweep, and a sample sheet (one row per breed).
 
     python -m cats.evaluate classifier --model runs/cls/classifier --data synthcats --split test
     python -m cats.evaluate generator --model synthcats --data synthcats
@@ -35,6 +36,7 @@ from cats.models.classifier import CatClassifier
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 QUICK_PER_CLASS = 16  # --quick keeps at most this many images of each class
 QUICK_GENERATOR_SAMPLES = 24  # generator --quick: 2 per breed
+FEATURE_CACHE = Path.home() / ".cache" / "tiny-cats" / "inception"
 
 
 # ---------------------------------------------------------------- classifier
@@ -275,12 +277,17 @@ def run_generator(args: argparse.Namespace) -> dict:
         classifier.to(device)
     num_samples = QUICK_GENERATOR_SAMPLES if args.quick else args.num_samples
     extra = {**_column_options(args), **({"root": args.data_root} if args.data_root else {})}
-    real = load_dataset(args.data, split=args.split, image_size=pipe.transformer.config.sample_size,
-                        download=args.download, **extra).images
+    size = pipe.transformer.config.sample_size
+    real = load_dataset(args.data, split=args.split, image_size=size, download=args.download, **extra).images
+    # the training split: the FID floor (train vs real at the same size) and the memorisation check
+    quick_train = {"num_per_class": QUICK_PER_CLASS} if args.quick and args.data == "synthcats" else {}
+    train = load_dataset(args.data, split="train", image_size=size, download=args.download, **extra,
+                         **quick_train).images
     out = Path(args.out) if args.out else Path(resolve_pretrained(args.model)) / "metrics_generator.json"
     metrics = evaluate_generator(
-        pipe, torch.as_tensor(real), out, classifier=classifier, num_samples=num_samples, steps=args.steps,
-        guidance=args.guidance, sweep_per_breed=1 if args.quick else args.sweep_per_breed, seed=args.seed)
+        pipe, torch.as_tensor(real), out, classifier=classifier, train_images=torch.as_tensor(train),
+        cache_dir=args.feature_cache, num_samples=num_samples, steps=args.steps, guidance=args.guidance,
+        sweep_per_breed=1 if args.quick else args.sweep_per_breed, seed=args.seed)
     metrics.update({"model": str(args.model), "data": args.data, "split": args.split, "quick": bool(args.quick)})
     out.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
@@ -305,6 +312,8 @@ def _add_generator_parser(sub) -> None:
     p.add_argument("--device", default=None, help="torch device (default cuda when available, else cpu)")
     p.add_argument("--data-root", default=None, help="dataset cache directory (default: the data layer's)")
     p.add_argument("--download", action="store_true", help="download Oxford-IIIT Pet if it is missing")
+    p.add_argument("--feature-cache", default=str(FEATURE_CACHE),
+                   help="directory caching Inception features of real images, keyed by content (default %(default)s)")
     p.set_defaults(func=run_generator)
 
 

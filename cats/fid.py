@@ -9,6 +9,7 @@ sets, and fed in the TF-FID input range.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -53,6 +54,29 @@ class InceptionFeatures:
                 f = f.mean(dim=tuple(range(2, f.ndim)))
             feats.append(f.double().cpu().numpy())
         return np.concatenate(feats, axis=0)
+
+
+def cached_features(images: torch.Tensor, cache_dir: str | Path | None, net: InceptionFeatures | None = None
+                    ) -> np.ndarray:
+    """Inception features of a fixed image set (e.g. a real split), cached on disk by content.
+
+    The key is the sha256 of the image bytes, so a changed dataset never reuses stale features.
+    ``cache_dir`` None computes without caching. ``net`` is built on first need.
+    """
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(images.contiguous().cpu().numpy().tobytes()).hexdigest()[:32]
+        path = Path(cache_dir) / f"inception-{digest}-{images.shape[0]}.npy"
+        if path.is_file():
+            return np.load(path)
+    real = images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images
+    feats = (net or InceptionFeatures())(real)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, feats)
+        tmp.replace(path)  # atomic: a half-written cache file is never read
+    return feats
 
 
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:

@@ -47,11 +47,14 @@ def test_generator_cli_quick_writes_metrics_and_sheet(tmp_path):
     CatsPipeline.from_preset("micro", classifier=CatClassifier(image_size=32)).save_pretrained(tmp_path / "pipe")
     out = tmp_path / "eval" / "gen.json"
     metrics = main(["generator", "--model", str(tmp_path / "pipe"), "--data", "synthcats", "--quick",
-                    "--steps", "2", "--out", str(out), "--data-root", str(tmp_path / "cache")])
+                    "--steps", "2", "--out", str(out), "--data-root", str(tmp_path / "cache"),
+                    "--feature-cache", str(tmp_path / "features")])
     saved = json.loads(out.read_text())
     assert saved["default"]["breed_accuracy"]["num_samples"] == 24
     assert set(saved["default"]["breed_accuracy"]["per_breed"]) == set(BREEDS)
-    assert saved["fid"]["fid"] is None  # 24 samples: FID refused, not printed
+    quality = saved["quality"]
+    assert "fid" not in quality and "precision" not in quality and "at least 500" in quality["note"]  # 24 samples
+    assert quality["memorisation"]["num_fake"] == 24 and quality["memorisation"]["samples"]["q50"] > 0
     points = {(p["steps"], p["guidance"]) for p in saved["sweep"]}
     assert points == {(s, g) for s in (4, 8, 20, 50) for g in (1.0, 2.0, 4.0)}
     sheet = out.with_name("gen.sample_sheet.png")

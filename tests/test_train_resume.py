@@ -59,9 +59,18 @@ def data_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory, data_root):
-    """A run trained STEPS steps in one go (checkpoints at 2 and 4)."""
+    """A run trained STEPS steps in one go (checkpoints at 2 and 4), in full precision."""
     out = tmp_path_factory.mktemp("straight")
-    result = main(_args(out, data_root))
+    result = main(_args(out, data_root, "--mixed-precision", "no"))
+    assert result.step == STEPS
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def straight_bf16(tmp_path_factory, data_root):
+    """The same run under bf16 autocast (the CPU default where bf16 is native)."""
+    out = tmp_path_factory.mktemp("straight-bf16")
+    result = main(_args(out, data_root, "--mixed-precision", "bf16"))
     assert result.step == STEPS
     return out, result
 
@@ -83,11 +92,13 @@ main(sys.argv[1:])
 """
 
 
-def test_sigkill_then_resume_equals_straight_run(straight, data_root, tmp_path):
-    straight_dir, straight_result = straight
+@pytest.mark.parametrize("precision", ["no", "bf16"])
+def test_sigkill_then_resume_equals_straight_run(precision, straight, straight_bf16, data_root, tmp_path):
+    straight_dir, straight_result = straight if precision == "no" else straight_bf16
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-c", HANG_THEN_RUN, *_args(out, data_root)], cwd=REPO, env=env,
+    args = _args(out, data_root, "--mixed-precision", precision)
+    proc = subprocess.Popen([sys.executable, "-c", HANG_THEN_RUN, *args], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     marker = out / "checkpoints" / f"step_{EVERY:08d}" / "complete.json"
     try:
@@ -105,13 +116,35 @@ def test_sigkill_then_resume_equals_straight_run(straight, data_root, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert [p.name for p in ckpt.list_checkpoints(out)] == [f"step_{EVERY:08d}"]
 
-    resumed = main(_args(out, data_root, "--resume"))
+    resumed = main([*args, "--resume"])
     assert [r.step for r in resumed.history] == [3, 4], "resume must continue at step 3, not redo or skip a step"
     # same LR and the same loss at each resumed step (horizon not reset, same data and noise)
     assert [(r.lr, r.loss) for r in resumed.history] == [(r.lr, r.loss) for r in straight_result.history[EVERY:]]
     a, b = _state(straight_dir, STEPS), _state(out, STEPS)
+    assert b["config"]["mixed_precision"] == precision
     for part in ("model", "ema", "optimizer", "lr_scheduler", "horizon", "step"):
         _assert_same_tensors(a[part], b[part], part)
+    # master weights, optimizer state and EMA stay float32 under bf16 autocast
+    assert all(v.dtype == torch.float32 for v in b["model"].values() if v.is_floating_point())
+    assert all(v.dtype == torch.float32 for v in b["ema"]["weights"].values() if v.is_floating_point())
+
+
+def test_bf16_changes_the_arithmetic(straight, straight_bf16):
+    """--mixed-precision reaches autocast: the bf16 run's losses differ from the fp32 run's."""
+    fp32 = [r.loss for r in straight[1].history]
+    bf16 = [r.loss for r in straight_bf16[1].history]
+    assert fp32 != bf16 and all(abs(a - b) < 0.1 * abs(a) for a, b in zip(fp32, bf16))
+
+
+def test_default_precision_is_bf16_only_where_native(monkeypatch):
+    from cats.training import config as cfg
+
+    monkeypatch.setattr(cfg, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cfg.default_mixed_precision("generator") == "bf16"
+    assert cfg.default_mixed_precision("classifier") == "no"
+    monkeypatch.setattr(cfg, "cpu_has_fast_bf16", lambda: False)
+    assert cfg.default_mixed_precision("generator") == "no"
 
 
 def test_corrupted_newest_checkpoint_falls_back_to_previous(straight, data_root, tmp_path, caplog):

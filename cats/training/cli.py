@@ -46,6 +46,7 @@ def _add_common(p: argparse.ArgumentParser, task: str, presets: Sequence[str]) -
     p.add_argument("--warmup", type=int, help=f"linear warm-up steps {d('warmup')}")
     p.add_argument("--min-lr-ratio", type=float, help=f"cosine floor as a fraction of --lr {d('min_lr_ratio')}")
     p.add_argument("--weight-decay", type=float, help=f"AdamW weight decay on matrices/kernels {d('weight_decay')}")
+    p.add_argument("--adam-beta2", type=float, help=f"AdamW second-moment decay {d('adam_beta2')}")
     p.add_argument("--grad-accum", type=int, help=f"micro-batches per optimizer step {d('grad_accum')}")
     p.add_argument("--clip", type=float, help=f"max gradient norm, 0 = no clipping {d('clip')}")
     p.add_argument("--ema-decay", type=float, help=f"EMA decay of the shipped weights, 0 = no EMA {d('ema_decay')}")
@@ -57,7 +58,8 @@ def _add_common(p: argparse.ArgumentParser, task: str, presets: Sequence[str]) -
     p.add_argument("--log-every", type=int, help=f"steps between TensorBoard points {d('log_every')}")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--mixed-precision", choices=MIXED_PRECISION,
-                   help="autocast dtype (default: bf16 when the GPU supports it, else no)")
+                   help="autocast dtype; weights, optimizer and EMA stay float32 (default: bf16 on a GPU that "
+                        "supports it, and for the generator on a CPU with native bf16 (AVX-512 BF16 / AMX); else no)")
     p.add_argument("--resume", action="store_true", default=argparse.SUPPRESS,
                    help="continue from the newest complete checkpoint in --out (starts fresh, with a warning, if none)")
     p.add_argument("--data-root", help="dataset cache directory (default: ~/.cache/tiny-cats)")

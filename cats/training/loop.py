@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Callable, Protocol
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import broadcast, set_seed
 
 from cats.training import checkpoint as ckpt
@@ -91,6 +93,10 @@ class Trainer:
         cfg = resolve(config)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+            # accelerate keeps one process-wide state and refuses a second Accelerator with another
+            # precision; a second Trainer in one process (tests, a notebook) starts from a clean one.
+            AcceleratorState._reset_state(reset_partial_state=True)
         self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum)
         self.run_dir = Path(cfg.out)
         self.on_checkpoint = on_checkpoint
@@ -101,7 +107,7 @@ class Trainer:
         model = self.task.build_model()
         self.ema = EMA(model, cfg.ema_decay)
         # optimizer
-        optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
+        optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, cfg.adam_beta2))
         self.lr_scheduler, self.schedule = make_lr_scheduler(optimizer, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         # the scheduler is stepped by us once per optimizer step (accelerate's wrapper would step it per process)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)

@@ -27,9 +27,9 @@ def inputs(b=2, size=32, seed=1):
     return torch.randn(b, 3, size, size, generator=g), torch.rand(b, generator=g) * 1000
 
 
-@pytest.mark.parametrize("prediction_type", ["x", "v"])
-def test_fresh_model_outputs_exactly_zero(prediction_type):
-    model = micro(prediction_type=prediction_type)
+@pytest.mark.parametrize("prediction_type,options", [("x", {}), ("v", {}), ("x", {"long_skip": True, "conv_out": True})])
+def test_fresh_model_outputs_exactly_zero(prediction_type, options):
+    model = micro(prediction_type=prediction_type, **options)
     x, t = inputs(3)
     out = model(x, t, torch.tensor([0, 7, NULL_ID]))
     assert out.shape == x.shape
@@ -162,7 +162,7 @@ def test_bad_config_and_preset_names():
         CatDiT(**{**get_preset("micro"), "prediction_type": "eps"})
     with pytest.raises(ValueError, match="divisible"):
         CatDiT(**{**get_preset("micro"), "sample_size": 30})
-    assert set(PRESETS) == {"micro", "tiny", "small", "base"}
+    assert {"micro", "tiny", "small", "base"} <= set(PRESETS)
     assert all(get_preset(name)["prediction_type"] == "x" for name in PRESETS)
 
 
@@ -214,3 +214,44 @@ def test_x_and_v_prediction_both_train(prediction_type):
         loss.backward()
         opt.step()
     assert held_out_loss() < 0.5 * before
+
+
+def test_long_skips_and_seam_conv_start_as_the_plain_model_and_then_matter():
+    """Options off by default; at init they leave the function unchanged (zero/identity), once trained they act."""
+    plain = randomized(micro())
+    options = micro(long_skip=True, conv_out=True).eval()
+    missing, unexpected = options.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith(("skips.", "seam_conv.")) for k in missing)
+    x, t = inputs(2)
+    labels = torch.tensor([3, NULL_ID])
+    with torch.no_grad():
+        assert torch.allclose(options(x, t, labels), plain(x, t, labels), atol=1e-6)
+        assert len(options.skips) == options.config.depth // 2
+        g = torch.Generator().manual_seed(5)
+        for p in list(options.skips.parameters()) + list(options.seam_conv.parameters()):
+            p.add_(torch.randn(p.shape, generator=g) * 0.1)
+        assert (options(x, t, labels) - plain(x, t, labels)).abs().max() > 1e-3
+
+
+def test_seam_conv_reaches_across_patch_borders():
+    """The residual 3x3 conv mixes pixels of neighbouring patches: the output at a patch border
+    depends on the pixel on the other side of it, through the conv alone."""
+    model = micro(conv_out=True).eval()
+    with torch.no_grad():
+        model.seam_conv.conv.weight.normal_(0, 0.1)
+        p = model.config.patch_size
+        img = torch.zeros(1, 3, 32, 32)
+        out = model.seam_conv(img.clone())
+        img[0, :, 0, p] = 1.0  # first pixel of patch (0, 1)
+        changed = (model.seam_conv(img) - out).abs().sum(0)[0]  # (32, 32)
+    assert changed[0, p - 1] > 0  # last pixel of patch (0, 0) sees it
+
+
+def test_option_preset_saves_and_loads(tmp_path):
+    model = randomized(micro(long_skip=True, conv_out=True))
+    model.save_pretrained(tmp_path)
+    loaded = CatDiT.from_pretrained(tmp_path).eval()
+    assert loaded.config.long_skip and loaded.config.conv_out
+    x, t = inputs(2)
+    with torch.no_grad():
+        assert torch.equal(loaded(x, t, torch.tensor([1, 2])), model(x, t, torch.tensor([1, 2])))

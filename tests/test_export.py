@@ -243,3 +243,20 @@ def test_cli_rejects_unknown_precision(capsys):
     with pytest.raises(SystemExit):
         export_main(["--model", "x", "--out", "y", "--precision", "fp32,bf16"])
     assert "bf16" in capsys.readouterr().err
+
+
+def test_step_graph_of_a_model_with_long_skips_and_seam_conv_matches_pytorch(tmp_path):
+    from cats.export.graphs import export_generator
+    from cats.models.dit import CatDiT, get_preset
+
+    torch.manual_seed(0)
+    model = CatDiT(**{**get_preset("micro"), "long_skip": True, "conv_out": True}).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    export_generator(model, tmp_path / "g.onnx")
+    sess = session(str(tmp_path / "g.onnx"))
+    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    feed = step_feed(x, 0.7, 0.6, case_weights()[:2], 3.0)
+    for g, r in zip(onnx_step(sess, feed), torch_step(GeneratorStep(model).eval(), feed)):
+        assert np.abs(g - r).max() < 1e-4

@@ -39,6 +39,9 @@ PRESETS: dict[str, dict] = {
     "small": dict(sample_size=128, patch_size=8, hidden_size=256, depth=8, num_heads=4),
     # 128 px, 256 tokens, DiT-S width and depth: quality on a GPU. 32.6 M params, 12.2 GFLOPs.
     "base": dict(sample_size=128, patch_size=8, hidden_size=384, depth=12, num_heads=6),
+    # tiny + U-ViT long skips + a convolutional pixel head (see CatDiT): the recipe ablation's candidate.
+    "tiny-u": dict(sample_size=64, patch_size=8, hidden_size=192, depth=6, num_heads=3, long_skip=True,
+                   conv_out=True),
 }
 DEFAULT_PREDICTION_TYPE = "x"  # large pixel patches: predicting x0 trains better than v (JiT)
 
@@ -153,6 +156,33 @@ class DiTBlock(nn.Module):
         return x
 
 
+class LongSkip(nn.Module):
+    """U-ViT long skip: concatenate a shallow block's tokens to a deep block's input, project back to D."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.linear = nn.Linear(2 * hidden_size, hidden_size)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.linear(torch.cat([x, skip], dim=-1))  # (B, T, 2D) -> (B, T, D)
+
+
+class ConvOut(nn.Module):
+    """A residual 3x3 convolution on the output image, after unpatchify (U-ViT).
+
+    A linear map per token draws each patch on its own, which leaves visible seams between
+    patches; one convolution across the seams lets neighbouring patches agree. It starts at zero,
+    so a fresh model still outputs zero.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x)  # (B, C, H, W)
+
+
 class FinalLayer(nn.Module):
     """adaLN-modulated LayerNorm then a linear map from each token to its patch of pixels."""
 
@@ -177,12 +207,18 @@ class CatDiT(ModelMixin, ConfigMixin):
     sample: (B, in_channels, sample_size, sample_size) in [-1, 1] (noised);
     timestep: (B,) = 1000 * sigma; class_weights: (B, num_slots) float weights, or (B,) int labels
     in 0..12 (turned into one-hot; 12 = null). Returns (B, in_channels, sample_size, sample_size).
+
+    Options beyond DiT (both off by default, so older saved configs load unchanged):
+      * ``long_skip``: U-ViT long skip connections, block ``depth-1-i`` also sees block ``i``'s output
+        for the first ``depth // 2`` blocks;
+      * ``conv_out``: a residual 3x3 convolution across patch seams after unpatchify (``ConvOut``).
     """
 
     @register_to_config
     def __init__(self, sample_size: int = 64, patch_size: int = 8, in_channels: int = 3, hidden_size: int = 192,
                  depth: int = 6, num_heads: int = 3, mlp_ratio: float = 4.0,
-                 prediction_type: str = DEFAULT_PREDICTION_TYPE, num_slots: int = NUM_SLOTS):
+                 prediction_type: str = DEFAULT_PREDICTION_TYPE, num_slots: int = NUM_SLOTS,
+                 long_skip: bool = False, conv_out: bool = False):
         super().__init__()
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
@@ -199,7 +235,9 @@ class CatDiT(ModelMixin, ConfigMixin):
         self.t_embedder = TimestepEmbedder(hidden_size)
         self.y_embedder = nn.Linear(num_slots, hidden_size, bias=False)  # class_weights @ table (13, D)
         self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
+        self.skips = nn.ModuleList([LongSkip(hidden_size) for _ in range(depth // 2)] if long_skip else [])
         self.final_layer = FinalLayer(hidden_size, patch_size, in_channels)
+        self.seam_conv = ConvOut(in_channels) if conv_out else None
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -221,6 +259,15 @@ class CatDiT(ModelMixin, ConfigMixin):
         nn.init.zeros_(self.final_layer.adaLN_modulation[-1].bias)
         nn.init.zeros_(self.final_layer.linear.weight)
         nn.init.zeros_(self.final_layer.linear.bias)
+        if self.seam_conv is not None:
+            nn.init.zeros_(self.seam_conv.conv.weight)
+            nn.init.zeros_(self.seam_conv.conv.bias)
+        for skip in self.skips:  # start as "ignore the skip": identity on x, zero on the shallow tokens
+            d = skip.linear.out_features
+            nn.init.zeros_(skip.linear.weight)
+            nn.init.zeros_(skip.linear.bias)
+            with torch.no_grad():
+                skip.linear.weight[:, :d].copy_(torch.eye(d))
 
     def _check_inputs(self, sample: torch.Tensor, timestep: torch.Tensor, class_weights: torch.Tensor) -> None:
         cfg = self.config
@@ -253,10 +300,17 @@ class CatDiT(ModelMixin, ConfigMixin):
         dtype = self.patch_embed.weight.dtype
         x = self.patch_embed(patchify(sample.to(dtype), self.config.patch_size)) + self.pos_embed.to(dtype)  # (B, T, D)
         c = self.t_embedder(timestep) + self.y_embedder(class_weights.to(dtype))  # (B, D), shared by all blocks
-        for block in self.blocks:
+        n_skip = len(self.skips)
+        shallow = []
+        for i, block in enumerate(self.blocks):
+            if n_skip and i >= len(self.blocks) - n_skip:  # deep half: take the mirrored shallow output
+                x = self.skips[i - (len(self.blocks) - n_skip)](x, shallow.pop())
             x = block(x, c)  # (B, T, D)
+            if i < n_skip:
+                shallow.append(x)
         x = self.final_layer(x, c)  # (B, T, p*p*C)
-        return unpatchify(x, self.config.patch_size, self.config.in_channels, self.grid)  # (B, C, H, W)
+        out = unpatchify(x, self.config.patch_size, self.config.in_channels, self.grid)  # (B, C, H, W)
+        return out if self.seam_conv is None else self.seam_conv(out)
 
 
 def measure(name: str) -> tuple[int, float]:

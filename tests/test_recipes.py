@@ -1,0 +1,34 @@
+"""The equal-budget recipe ablation (python -m cats.benchmarks.recipes --quick): trains, evaluates, tabulates."""
+
+import json
+
+import pytest
+
+from cats.benchmarks import recipes
+
+
+def test_quick_ablation_trains_each_variant_and_writes_the_table(tmp_path):
+    out = tmp_path / "recipes"
+    recipes.main(["--quick", "--out", str(out), "--data-root", str(tmp_path / "data")])
+    saved = json.loads((out / "recipes.json").read_text())
+    assert set(saved["rows"]) == {"base", "v"}
+    for name, row in saved["rows"].items():
+        assert row["step"] > 0 and row["images"] == row["step"] * recipes.QUICK["batch_size"]
+        assert "at least 500" in row["quality"]["note"]  # 24 samples: no FID is printed
+        assert row["quality"]["memorisation"]["num_fake"] == 24
+        assert (out / name / "sample_sheet.png").is_file()
+        config = json.loads((out / name / "config.json").read_text())
+        assert config["preset"] == "micro" and config["minutes"] == pytest.approx(0.05)
+    # each variant's settings reached its run
+    assert json.loads((out / "v" / "config.json").read_text())["prediction_type"] == "v"
+    assert json.loads((out / "base" / "config.json").read_text())["prediction_type"] == "x"
+    table = (out / "recipes.md").read_text()
+    assert saved["command"] in table and "| base |" in table and "| v |" in table
+
+
+def test_bad_arguments_are_refused_before_any_training(tmp_path):
+    with pytest.raises(ValueError, match="unknown variants \\['nope'\\]"):
+        recipes.run(1, ["base", "nope"], 1, 600, tmp_path / "a")
+    (tmp_path / "b" / "base").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="already holds runs \\['base'\\]"):
+        recipes.run(1, ["base"], 1, 600, tmp_path / "b")

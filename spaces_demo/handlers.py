@@ -371,8 +371,8 @@ class Handlers:
                           f"{backend.label} · {sampler} · guidance {guidance:g} · seed {seed}{load_note}")
                 folder = Path(tempfile.mkdtemp(dir=self.download_dir))
                 files = self._save_pngs(images, f"tiny-cats_{breed.replace(' ', '-')}_seed{seed}", folder)
-                i, current, clean = last
-                yield _gallery(images, breed), preview_html(current, clean, f"step {i + 1}/{steps}"), status, files
+                preview = preview_html(last[1], last[2], f"step {last[0] + 1}/{steps}") if last else ""
+                yield _gallery(images, breed), preview, status, files
                 return
         finally:
             cancelled.set()

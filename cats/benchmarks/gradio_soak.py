@@ -27,6 +27,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -359,10 +360,13 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
         endpoints = ["generate", "classify", "restyle", "blend"]
         t0 = time.perf_counter()
         deadline = t0 + 60 * minutes
-        for _ in range(requests):
+        for n in range(requests):
             if time.perf_counter() > deadline:
+                print(f"  time limit: stopped after {n} requests", flush=True)
                 break
             report.outcomes.append(soaker.one(soaker.rng.choice(endpoints), good=soaker.rng.random() >= bad_share))
+            if (n + 1) % 50 == 0 and not quick:
+                print(f"  {n + 1} requests in {time.perf_counter() - t0:.0f} s", flush=True)
         report.seconds = time.perf_counter() - t0
         report.after = folders.snapshot()
         # One clean-up period: Gradio deletes files older than the TTL every quarter of it; the app
@@ -426,6 +430,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the request mix")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = p.parse_args(argv)
+    # Stopped with SIGTERM (timeout, a CI runner): unwind, so the app it started is stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     result = run(quick=args.quick, requests=args.requests, minutes=args.minutes, model=args.model, onnx=args.onnx,
                  cache_ttl=args.cache_ttl, seed=args.seed)
     if args.json:

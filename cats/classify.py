@@ -4,9 +4,15 @@ Everything except ``classify`` is NumPy only (torch is imported inside ``classif
 ONNX pipeline ``cats.onnx`` reuses this module without torch. The rule for an answer:
 
   probs   = softmax(logits / temperature)                      # (B, 13), temperature fitted on validation
-  verdict = "unsure"               if max(probs) < unsure_threshold
+  score   = ood.score(features)                                # familiarity (cats.ood), when fitted
+  verdict = "unfamiliar"           if score > ood.threshold   (unlike anything the weights were trained on)
+          = "unsure"               elif max(probs) < unsure_threshold
           = "other"                elif argmax is id 12 (not one of the twelve breeds)
           = the breed name         otherwise
+
+"unfamiliar" comes first: probabilities over 13 known answers say nothing about a picture the
+classifier has never seen the like of (a photo for weights trained on drawings). ``verdict_reason``
+gives the one line the demos show under the verdict; webclient/src/lib/classify.ts mirrors all of it.
 """
 
 from __future__ import annotations
@@ -22,25 +28,63 @@ from cats.images import load_image, to_classifier_array
 logger = logging.getLogger(__name__)
 
 UNSURE = "unsure"
+UNFAMILIAR = "unfamiliar"
 DISPLAY_OTHER = "not a cat breed I know"
+DISPLAY_UNFAMILIAR = "unfamiliar picture"
+# Said under an unfamiliar verdict when the weights were trained on SynthCats (their trained_on says so).
+SYNTHCATS_NOTE = ("These weights know drawings (SynthCats), not photos: train the classifier on Oxford-IIIT Pet "
+                  "for photos (python -m cats.train classifier --data oxford).")
 
 
 @dataclass
 class ClassifyResult:
     """One image's answer.
 
-    verdict: a breed name, "other" or "unsure"; top_k: [(label, probability)] best first;
-    probabilities: all 13 labels (12 breeds + "other") -> probability, summing to 1.
+    verdict: a breed name, "other", "unsure" or "unfamiliar"; top_k: [(label, probability)] best first;
+    probabilities: all 13 labels (12 breeds + "other") -> probability, summing to 1; ood_score and
+    ood_threshold: the familiarity score (squared Mahalanobis distance, cats.ood) and its limit, None
+    when the classifier has no fitted statistics.
     """
 
     verdict: str
     top_k: list[tuple[str, float]]
     probabilities: dict[str, float]
+    ood_score: float | None = None
+    ood_threshold: float | None = None
+    unsure_threshold: float = 0.0
 
     @property
     def display_verdict(self) -> str:
-        """What a person reads: "Bengal", "not a cat breed I know" or "unsure"."""
-        return DISPLAY_OTHER if self.verdict == OTHER_LABEL else self.verdict
+        """What a person reads: "Bengal", "not a cat breed I know", "unsure" or "unfamiliar picture"."""
+        return {OTHER_LABEL: DISPLAY_OTHER, UNFAMILIAR: DISPLAY_UNFAMILIAR}.get(self.verdict, self.verdict)
+
+    def reason(self, trained_on: str | None = None) -> str:
+        """The one line under the verdict; see ``verdict_reason``."""
+        return verdict_reason(self, trained_on)
+
+
+def is_synthcats(trained_on: str | None) -> bool:
+    """Whether a pipeline's / manifest's ``trained_on`` names SynthCats (the bundled demo weights)."""
+    return isinstance(trained_on, str) and trained_on.strip().lower().startswith("synthcats")
+
+
+def verdict_reason(result: ClassifyResult, trained_on: str | None = None) -> str:
+    """One line saying why the verdict is what it is (the TypeScript twin words it identically)."""
+    top_label, top_p = result.top_k[0]
+    if result.verdict == UNFAMILIAR:
+        line = (f"This picture is unlike anything these weights were trained on (familiarity distance "
+                f"{result.ood_score:.0f}, limit {result.ood_threshold:.0f}).")
+        return f"{line} {SYNTHCATS_NOTE}" if is_synthcats(trained_on) else line
+    if result.verdict == UNSURE:
+        return (f"No answer is confident enough: the best, {_label_text(top_label)}, has {100 * top_p:.0f}% "
+                f"(under {100 * result.unsure_threshold:.0f}%).")
+    if result.verdict == OTHER_LABEL:
+        return f"Most likely not one of the 12 breeds ({100 * top_p:.0f}%)."
+    return f"{100 * top_p:.0f}% sure."
+
+
+def _label_text(label: str) -> str:
+    return "other (not a known breed)" if label == OTHER_LABEL else label
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -61,9 +105,21 @@ def _check_logits(logits) -> np.ndarray:
 
 
 def results_from_logits(logits, temperature: float = 1.0, unsure_threshold: float = 0.0,
-                        top_k: int = 3) -> list[ClassifyResult]:
-    """Raw logits (B, 13) -> one ClassifyResult per row (see the module docstring for the rule)."""
+                        top_k: int = 3, features=None, ood=None) -> list[ClassifyResult]:
+    """Raw logits (B, 13) -> one ClassifyResult per row (see the module docstring for the rule).
+
+    ood: a cats.ood.OodStats (or None: no familiarity check); features: the classifier's (B, D)
+    ``features`` output, required with ``ood``.
+    """
     arr = _check_logits(logits)
+    scores = None
+    if ood is not None:
+        if features is None:
+            raise ValueError("familiarity statistics were given but no features: run the classifier's features "
+                             "output too (CatClassifier.forward_with_features, the graph's 'features')")
+        scores = ood.score(features)
+        if len(scores) != len(arr):
+            raise ValueError(f"{len(scores)} feature rows for {len(arr)} logit rows")
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     if not (0.0 <= unsure_threshold <= 1.0):
@@ -72,14 +128,20 @@ def results_from_logits(logits, temperature: float = 1.0, unsure_threshold: floa
         raise ValueError(f"top_k must be an int in 1..{NUM_CLASSIFIER_OUTPUTS}, got {top_k!r}")
     probs = softmax(arr, temperature)
     results = []
-    for row in probs:
+    for n, row in enumerate(probs):
         order = np.argsort(-row, kind="stable")[:top_k]
         best = int(order[0])
-        verdict = UNSURE if row[best] < unsure_threshold else CLASSIFIER_LABELS[best]
+        score = None if scores is None else float(scores[n])
+        if score is not None and score > ood.threshold:
+            verdict = UNFAMILIAR
+        else:
+            verdict = UNSURE if row[best] < unsure_threshold else CLASSIFIER_LABELS[best]
         results.append(ClassifyResult(
             verdict=verdict,
             top_k=[(CLASSIFIER_LABELS[i], float(row[i])) for i in order],
             probabilities={label: float(p) for label, p in zip(CLASSIFIER_LABELS, row)},
+            ood_score=score, ood_threshold=None if ood is None else ood.threshold,
+            unsure_threshold=float(unsure_threshold),
         ))
     return results
 
@@ -201,8 +263,9 @@ def classify(classifier, images, top_k: int = 3, tta: bool = False, batch_size: 
     """PyTorch path: images -> one ClassifyResult each, using the classifier's config.
 
     classifier: a cats.models.classifier.CatClassifier (config gives image_size, mean, std,
-    temperature, unsure_threshold). tta=True also runs the horizontally flipped image and averages
-    the two logit vectors before the tempered softmax.
+    temperature, unsure_threshold; ``classifier.ood`` the familiarity statistics, if fitted).
+    tta=True also runs the horizontally flipped image and averages the two logit (and feature)
+    vectors before the tempered softmax and the familiarity score.
     """
     import torch
 
@@ -211,15 +274,19 @@ def classify(classifier, images, top_k: int = 3, tta: bool = False, batch_size: 
     param = next(classifier.parameters())
     was_training = classifier.training
     classifier.eval()
-    chunks = []
+    chunks, feature_chunks = [], []
     try:
         with torch.no_grad():
             for start in range(0, len(arr), batch_size):
                 x = torch.from_numpy(arr[start:start + batch_size]).to(param.device, param.dtype)
-                logits = classifier(x).float()  # (b, 13)
+                logits, features = classifier.forward_with_features(x)  # (b, 13), (b, D)
                 if tta:
-                    logits = 0.5 * (logits + classifier(torch.flip(x, dims=[3])).float())
-                chunks.append(logits.cpu().numpy())
+                    flipped = classifier.forward_with_features(torch.flip(x, dims=[3]))
+                    logits, features = 0.5 * (logits + flipped[0]), 0.5 * (features + flipped[1])
+                chunks.append(logits.float().cpu().numpy())
+                feature_chunks.append(features.float().cpu().numpy())
     finally:
         classifier.train(was_training)
-    return results_from_logits(np.concatenate(chunks), cfg.temperature, cfg.unsure_threshold, top_k)
+    ood = getattr(classifier, "ood", None)
+    return results_from_logits(np.concatenate(chunks), cfg.temperature, cfg.unsure_threshold, top_k,
+                               features=np.concatenate(feature_chunks) if ood is not None else None, ood=ood)

@@ -8,6 +8,12 @@ outputs raw logits and whose manifest carries both numbers) shares that code.
 
 The whole torchvision model is kept as ``self.net`` with its last ``Linear`` swapped for a
 13-way one, so an ImageNet state dict loads into it key for key (minus the 1000-way head).
+
+Familiarity (``cats.ood``): ``forward_with_features`` also returns the global average of one backbone
+stage (``ood_layer``), the input of the out-of-distribution score. The fitted statistics are NumPy
+arrays in ``self.ood`` (a ``cats.ood.OodStats``), saved as ``ood.safetensors`` beside the weights, so
+the network's state dict, and every checkpoint saved before them, stay as they were; the threshold
+and layer are also in the config.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from torchvision.models import get_model, get_model_weights
 
 from cats.breeds import NUM_CLASSIFIER_OUTPUTS
+from cats.ood import OOD_FILE, OodStats
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +46,17 @@ BACKBONES = {
     "mobilenet_v3_small": "2.5 M params, 0.06 GFLOPs @224, 67.7% top-1 (IMAGENET1K_V1)",
 }
 DEFAULT_BACKBONE = "regnet_y_400mf"
+
+# The stage whose pooled output feeds the familiarity score: a child of the backbone's trunk
+# (``trunk_output`` for RegNet, ``features`` for MobileNet/EfficientNet). On the SynthCats RegNetY
+# the third of four stages separates photos from drawings far better than the penultimate features
+# (docs/OOD.md); the others sit at a similar depth and were not measured.
+OOD_LAYERS = {
+    "regnet_y_400mf": "trunk_output.block3",
+    "mobilenet_v3_large": "features.12",
+    "efficientnet_b0": "features.6",
+    "mobilenet_v3_small": "features.9",
+}
 
 # Named presets for the training CLI (`--preset`): backbone + input size.
 PRESETS = {
@@ -65,8 +83,10 @@ class CatClassifier(ModelMixin, ConfigMixin):
 
     Config: ``backbone`` (a key of BACKBONES), ``num_classes`` (13: breeds 0..11, "other" 12),
     ``image_size`` S (64 for SynthCats, 224 for photos), ``mean``/``std`` (per-channel, applied to
-    [0, 1] pixels), ``temperature`` (> 0, fitted on validation logits; 1.0 = not calibrated) and
-    ``unsure_threshold`` (top probability under which the answer is "unsure").
+    [0, 1] pixels), ``temperature`` (> 0, fitted on validation logits; 1.0 = not calibrated),
+    ``unsure_threshold`` (top probability under which the answer is "unsure"), ``ood_layer`` (the stage
+    scored for familiarity; None = the backbone's OOD_LAYERS entry) and ``ood_threshold`` (the fitted
+    familiarity threshold, None until ``cats.ood`` statistics are fitted).
     """
 
     @register_to_config
@@ -79,6 +99,8 @@ class CatClassifier(ModelMixin, ConfigMixin):
         std: tuple[float, float, float] = IMAGENET_STD,
         temperature: float = 1.0,
         unsure_threshold: float = 0.5,
+        ood_layer: str | None = None,
+        ood_threshold: float | None = None,
     ):
         super().__init__()
         _check_backbone(backbone)
@@ -97,10 +119,75 @@ class CatClassifier(ModelMixin, ConfigMixin):
         setattr(parent, attr, nn.Linear(old.in_features, num_classes))
         self.net = net
         self.head_name = head_name  # e.g. "fc" for RegNet, "classifier.3" for MobileNetV3
+        self.trunk_name = "trunk_output" if hasattr(net, "trunk_output") else "features"
+        layer = OOD_LAYERS[backbone] if ood_layer is None else ood_layer
+        blocks = [f"{self.trunk_name}.{n}" for n, _ in self._trunk().named_children()]
+        if layer not in blocks:
+            raise ValueError(f"ood_layer {layer!r} is not a stage of {backbone}: choose one of {', '.join(blocks)}")
+        self.ood_layer = layer
+        if ood_threshold is not None and not (isinstance(ood_threshold, (int, float)) and ood_threshold > 0):
+            raise ValueError(f"ood_threshold must be a positive number or None, got {ood_threshold!r}")
+        self.ood: OodStats | None = None  # set by set_ood / from_pretrained (ood.safetensors)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, 3, S, S) float, already normalised -> raw logits (B, 13) (no temperature)."""
         return self.net(x)
+
+    def _trunk(self) -> nn.Module:
+        return getattr(self.net, self.trunk_name)
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, 3, S, S) -> (raw logits (B, 13), features (B, D)): the same logits as ``forward``, and the
+        global average of the ``ood_layer`` stage's output (the familiarity score's input)."""
+        net = self.net
+        h = net.stem(x) if self.trunk_name == "trunk_output" else x
+        features = None
+        for name, block in self._trunk().named_children():
+            h = block(h)
+            if f"{self.trunk_name}.{name}" == self.ood_layer:
+                features = h.mean(dim=(2, 3))
+        pooled = torch.flatten(net.avgpool(h), 1)
+        logits = net.fc(pooled) if self.trunk_name == "trunk_output" else net.classifier(pooled)
+        return logits, features
+
+    def set_ood(self, stats: OodStats | None) -> None:
+        """Attach fitted familiarity statistics (or drop them with None); threshold and layer go into the config."""
+        if stats is not None and stats.layer != self.ood_layer:
+            raise ValueError(f"these OOD statistics were fitted on layer {stats.layer!r}, this classifier "
+                             f"scores {self.ood_layer!r}")
+        self.ood = stats
+        self.register_to_config(ood_layer=self.ood_layer, ood_threshold=None if stats is None else stats.threshold)
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """ModelMixin.save_pretrained, plus ``ood.safetensors`` when statistics are attached."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if not kwargs.get("is_main_process", True):
+            return
+        path = Path(save_directory) / OOD_FILE
+        if self.ood is not None:
+            self.ood.save(save_directory)
+        elif path.exists():
+            path.unlink()  # a stale file from an earlier save must not outlive its config
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs) -> CatClassifier:
+        """ModelMixin.from_pretrained, plus the familiarity statistics when the config says it has them."""
+        model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        threshold = model.config.get("ood_threshold")
+        if threshold is None:
+            return model
+        directory = Path(pretrained_model_name_or_path) / (kwargs.get("subfolder") or "")
+        if not directory.is_dir():
+            from huggingface_hub import hf_hub_download
+
+            directory = Path(hf_hub_download(str(pretrained_model_name_or_path), OOD_FILE,
+                                             subfolder=kwargs.get("subfolder"))).parent
+        stats = OodStats.load(directory)
+        if abs(stats.threshold - float(threshold)) > 1e-9 * max(1.0, abs(stats.threshold)):
+            raise ValueError(f"{directory}: config.json says ood_threshold {threshold!r} but {OOD_FILE} says "
+                             f"{stats.threshold!r}; refit with `python -m cats.ood fit --model {directory}`")
+        model.set_ood(stats)
+        return model
 
     def set_calibration(self, temperature: float | None = None, unsure_threshold: float | None = None) -> None:
         """Store a fitted temperature and/or threshold in the config (saved by save_pretrained)."""

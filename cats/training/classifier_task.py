@@ -99,8 +99,18 @@ class ClassifierTask:
     def sample(self, model) -> None:
         return None  # nothing to draw for a classifier
 
+    def fit_ood(self, model):
+        """Familiarity statistics (cats.ood): class means + shared covariance of the un-augmented train split,
+        threshold so that 95% of val passes; attached to ``model`` (saved with it as ood.safetensors). In float32,
+        without autocast: the statistics must describe the features serving computes."""
+        from cats.ood.features import fit_classifier
+
+        return fit_classifier(model, self.train.images, self.train.labels.cpu().numpy(), self.val.images,
+                              info={"data": self.config.data})
+
     def finish(self, model, run_dir: Path, val_metrics: dict[str, float]) -> dict:
-        """Fit the temperature and the unsure threshold on val, save RUN_DIR/classifier, metrics.json, attach."""
+        """Fit the temperature, the unsure threshold and the familiarity statistics on train/val, save
+        RUN_DIR/classifier, metrics.json, attach."""
         from cats.classify import calibrate_unsure_threshold, expected_calibration_error, fit_temperature, softmax
 
         logits = self.val_logits(model).cpu().numpy()
@@ -109,6 +119,7 @@ class ClassifierTask:
         probs = softmax(logits, temperature)
         threshold = calibrate_unsure_threshold(probs, labels)
         model.set_calibration(temperature=temperature, unsure_threshold=threshold)
+        ood = self.fit_ood(model)
         model.save_pretrained(str(Path(run_dir) / "classifier"))
         metrics = {
             "val_accuracy": float(np.mean(logits.argmax(1) == labels)),
@@ -118,10 +129,13 @@ class ClassifierTask:
             "unsure_threshold": float(threshold),
             "ece_before": float(expected_calibration_error(softmax(logits), labels)),
             "ece_after": float(expected_calibration_error(probs, labels)),
+            "ood_layer": ood.layer,
+            "ood_threshold": ood.threshold,
+            "ood_val_pass_rate": ood.info["val_pass_rate"],
         }
         (Path(run_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         print(f"classifier validation accuracy {metrics['val_accuracy']:.4f} on {len(labels)} images "
-              f"(temperature {temperature:.3f}, unsure under {threshold:.3f})")
+              f"(temperature {temperature:.3f}, unsure under {threshold:.3f}, unfamiliar over {ood.threshold:.1f})")
         if self.config.attach_to:
             attach(model, Path(self.config.attach_to))
         return metrics

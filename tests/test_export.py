@@ -173,7 +173,7 @@ def test_manifest_contents(exported):
     assert clf["temperature"] == 1.3 and clf["unsure_threshold"] == 0.3
     assert verify_files(out, manifest) == []
     for graph, names in (("generator", (["sample", "sigma", "sigma_next", "class_weights", "guidance_scale"],
-                                        ["next_sample", "pred_x0"])), ("classifier", (["image"], ["logits"]))):
+                                        ["next_sample", "pred_x0"])), ("classifier", (["image"], ["logits", "features"]))):
         entry = manifest[graph]
         assert [i["name"] for i in entry["inputs"]] == names[0] and [o["name"] for o in entry["outputs"]] == names[1]
         for variant in entry["variants"].values():

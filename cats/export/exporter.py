@@ -105,6 +105,9 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8
     out_dir.mkdir(parents=True, exist_ok=True)
     gen_budgets = {**GENERATOR_BUDGETS, **(generator_budgets or {})}
     clf_budgets = {**CLASSIFIER_BUDGETS, **(classifier_budgets or {})}
+    if pipe.classifier is not None and getattr(pipe.classifier, "ood", None) is None:
+        # no familiarity statistics, no score to compare
+        clf_budgets = {p: {k: v for k, v in b.items() if k != "ood_score_rel"} for p, b in clf_budgets.items()}
     transformer = pipe.transformer.eval()
     step = GeneratorStep(transformer).eval()
     defaults, shift = _defaults(pipe), _shift(pipe)
@@ -160,6 +163,10 @@ def check_export(pipe, out_dir: str | Path) -> list[str]:
         else:
             t = manifest["classifier"]["temperature"]
             measures["classifier"] = lambda s: classifier_errors(pipe.classifier.eval(), s, t)
+            ood, block = getattr(pipe.classifier, "ood", None), manifest["classifier"].get("ood")
+            if (ood is None) != (block is None) or (ood is not None and block["threshold"] != ood.threshold):
+                problems.append(f"manifest familiarity threshold {block and block['threshold']!r} differs from the "
+                                f"classifier's {ood and ood.threshold!r}: re-export")
     sessions = {}
     for graph, measure in measures.items():
         entry = manifest[graph]

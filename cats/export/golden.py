@@ -2,7 +2,10 @@
 
 Computed with onnxruntime on the fp32 graphs and checked against PyTorch before they are written,
 so a TypeScript sampler that matches them matches the Python one. Tolerances (``tolerance``):
-1e-4 per step, 1e-3 on the final image (pixels in [-1, 1]), 1e-4 on logits.
+1e-4 per step, 1e-3 on the final image (pixels in [-1, 1]), 1e-4 on logits and features, 1e-4
+relative on the familiarity score. The classifier fixture holds two pictures, a SynthCats test
+drawing (familiar) and a smooth random picture (unfamiliar, when the classifier has statistics), with
+their logits, features, familiarity scores and verdicts.
 """
 
 from __future__ import annotations
@@ -10,15 +13,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cats.breeds import breed_id
 from cats.export.parity import (CASES, case_weights, classifier_inputs, onnx_step, parity_noise, sample_loop,
-                                step_feed, torch_step)
+                                score_rel, step_feed, torch_step)
 from cats.onnx.manifest import encode_array
 from cats.schedule import flow_sigmas, transfer_sigmas
 
 GOLDEN_SEED = 20240
 GOLDEN_STEPS = 8
 TRANSFER_STRENGTH = 0.5
-TOLERANCE = {"step": 1e-4, "final": 1e-3, "logits": 1e-4}
+TOLERANCE = {"step": 1e-4, "final": 1e-3, "logits": 1e-4, "features": 1e-4, "ood_score_rel": 1e-4}
 
 
 class GoldenMismatch(RuntimeError):
@@ -73,12 +77,43 @@ def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None
                      "image": encode_array(image), "noise": encode_array(noise), "expected": encode_array(out)},
     }
     if classifier is not None:
-        x = classifier_inputs(classifier.config.image_size, batch=1, seed=GOLDEN_SEED)
-        logits = clf_sess.run(["logits"], {"image": x})[0]
-        with torch.no_grad():
-            _agree("classifier logits", logits, classifier(torch.from_numpy(x)).numpy(), TOLERANCE["logits"])
-        golden["classifier"] = {"image": encode_array(x), "logits": encode_array(logits)}
+        golden["classifier"] = classifier_golden(classifier, clf_sess)
     return golden
+
+
+def classifier_images(classifier) -> tuple[list[str], np.ndarray]:
+    """(names, normalised (2, 3, S, S)): a SynthCats test drawing and a smooth random picture."""
+    from cats.classify import preprocess
+    from cats.data.synthcats import draw
+
+    cfg = classifier.config
+    drawing = draw(breed_id("Siamese"), cfg.image_size, seed=0, split="test", index=0)  # uint8 (S, S, 3)
+    x = np.concatenate([preprocess([drawing], cfg.image_size, cfg.mean, cfg.std),
+                        classifier_inputs(cfg.image_size, batch=1, seed=GOLDEN_SEED)])
+    return ["SynthCats Siamese drawing", "smooth random picture"], np.ascontiguousarray(x, dtype=np.float32)
+
+
+def classifier_golden(classifier, clf_sess) -> dict:
+    """The classifier fixture: images, logits, features, familiarity scores and verdicts (ONNX, checked vs torch)."""
+    from cats.classify import results_from_logits
+
+    names, x = classifier_images(classifier)
+    logits, features = clf_sess.run(["logits", "features"], {"image": x})
+    with torch.no_grad():
+        ref, ref_f = (t.numpy() for t in classifier.forward_with_features(torch.from_numpy(x)))
+    _agree("classifier logits", logits, ref, TOLERANCE["logits"])
+    _agree("classifier features", features, ref_f, TOLERANCE["features"])
+    cfg, ood = classifier.config, getattr(classifier, "ood", None)
+    results = results_from_logits(logits, cfg.temperature, cfg.unsure_threshold, features=features, ood=ood)
+    torch_results = results_from_logits(ref, cfg.temperature, cfg.unsure_threshold, features=ref_f, ood=ood)
+    for name, r, t in zip(names, results, torch_results):
+        if r.verdict != t.verdict:
+            raise GoldenMismatch(f"golden classifier {name}: onnxruntime says {r.verdict!r}, PyTorch {t.verdict!r}")
+        if ood is not None and not score_rel([r.ood_score], [t.ood_score]) <= TOLERANCE["ood_score_rel"]:
+            raise GoldenMismatch(f"golden classifier {name}: familiarity {r.ood_score} vs PyTorch {t.ood_score}")
+    return {"names": names, "image": encode_array(x), "logits": encode_array(logits),
+            "features": encode_array(features), "verdicts": [r.verdict for r in results],
+            "ood_scores": None if ood is None else [r.ood_score for r in results]}
 
 
 def replay_golden(golden: dict, sess, clf_sess=None) -> list[str]:
@@ -107,6 +142,8 @@ def replay_golden(golden: dict, sess, clf_sess=None) -> list[str]:
     out = sample_loop(lambda f: onnx_step(sess, f), start, t_sigmas, np.asarray([tr["class_weights"]], np.float32), g)
     check("transfer", out, tr["expected"], tol["final"])
     if clf_sess is not None and "classifier" in golden:
-        logits = clf_sess.run(["logits"], {"image": decode_array(golden["classifier"]["image"])})[0]
-        check("classifier logits", logits, golden["classifier"]["logits"], tol["logits"])
+        g = golden["classifier"]
+        logits, features = clf_sess.run(["logits", "features"], {"image": decode_array(g["image"])})
+        check("classifier logits", logits, g["logits"], tol["logits"])
+        check("classifier features", features, g["features"], tol["features"])
     return problems

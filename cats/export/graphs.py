@@ -10,7 +10,8 @@ built only from ``cats.flow.guided_velocity`` and ``cats.flow.euler_step``, on a
 the transformer (``export_friendly``: the same weights and the same function, two modules written
 in the ONNX operators onnxruntime runs fastest). Classifier graph::
 
-    image (B,3,S,S) normalised -> logits (B,13) raw (temperature is applied by the client).
+    image (B,3,S,S) normalised -> logits (B,13) raw (temperature is applied by the client),
+                                  features (B,D) (the pooled stage the familiarity score reads, cats.ood)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ BATCH = "batch"  # the name of the dynamic batch dimension in every graph
 GENERATOR_INPUTS = ("sample", "sigma", "sigma_next", "class_weights", "guidance_scale")
 GENERATOR_OUTPUTS = ("next_sample", "pred_x0")
 CLASSIFIER_INPUTS = ("image",)
-CLASSIFIER_OUTPUTS = ("logits",)
+CLASSIFIER_OUTPUTS = ("logits", "features")
 EXAMPLE_BATCH = 2  # torch.export needs an example batch >= 2 to keep the batch dimension dynamic
 
 
@@ -158,9 +159,20 @@ def export_generator(transformer: nn.Module, path: Path) -> onnx.ModelProto:
                         GENERATOR_INPUTS, GENERATOR_OUTPUTS, (True, True, True, True, False))
 
 
+class ClassifierGraph(nn.Module):
+    """A CatClassifier as the exported graph: both outputs of ``forward_with_features``."""
+
+    def __init__(self, classifier: nn.Module):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.classifier.forward_with_features(image)
+
+
 def export_classifier(classifier: nn.Module, path: Path) -> onnx.ModelProto:
-    """Export ``classifier`` (a CatClassifier: normalised image -> raw logits) to ``path``."""
-    model = export_graph(classifier, classifier_example(classifier.config.image_size), path,
+    """Export ``classifier`` (a CatClassifier: normalised image -> raw logits, features) to ``path``."""
+    model = export_graph(ClassifierGraph(classifier).eval(), classifier_example(classifier.config.image_size), path,
                          CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, (True,))
     out = model.graph.output[0].type.tensor_type.shape.dim
     if out[-1].dim_value != NUM_CLASSIFIER_OUTPUTS:

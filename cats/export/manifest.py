@@ -69,6 +69,8 @@ def classifier_entry(classifier, model: onnx.ModelProto) -> dict:
             "std": [float(s) for s in cfg.std], "pixel_scale": [0, 1],
             "crop": "center_square", "resize": "bilinear",
             "temperature": float(cfg.temperature), "unsure_threshold": float(cfg.unsure_threshold),
+            # the familiarity statistics (cats.ood.OodStats.to_manifest), null when none were fitted
+            "ood": classifier.ood.to_manifest() if getattr(classifier, "ood", None) is not None else None,
             "inputs": inputs, "outputs": outputs, "variants": {}, "rejected_variants": {},
             "default_variant": "fp32"}
 

@@ -39,10 +39,12 @@ GENERATOR_BUDGETS = {
     "fp16": {"velocity_rel_rms": 0.01, "image20_rel_rms": 0.01},
     "int8": {"velocity_rel_rms": 0.02, "image20_rel_rms": 0.03},
 }
+# Familiarity scores are compared relatively (they are squared distances in the hundreds); fp16 weights
+# move them by a fraction of a percent, far less than the gap between a drawing and a photo.
 CLASSIFIER_BUDGETS = {
-    "fp32": {"logits_max_abs": 1e-4},
-    "fp16": {"prob_max_abs": 0.01, "logits_rel_rms": 0.01},
-    "int8": {"prob_max_abs": 0.03, "logits_rel_rms": 0.03},
+    "fp32": {"logits_max_abs": 1e-4, "features_max_abs": 1e-4, "ood_score_rel": 1e-4},
+    "fp16": {"prob_max_abs": 0.01, "logits_rel_rms": 0.01, "features_rel_rms": 0.01, "ood_score_rel": 0.01},
+    "int8": {"prob_max_abs": 0.03, "logits_rel_rms": 0.03, "features_rel_rms": 0.03, "ood_score_rel": 0.03},
 }
 
 
@@ -153,14 +155,24 @@ def classifier_inputs(image_size: int, batch: int = 4, seed: int = PARITY_SEED) 
     return np.ascontiguousarray(np.kron(coarse, np.ones((1, 1, reps, reps), np.float32))[..., :image_size, :image_size])
 
 
+def score_rel(got, ref) -> float:
+    """Largest relative difference of two familiarity-score vectors (max |got - ref| / max(|ref|, 1))."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    return float((np.abs(got - ref) / np.maximum(np.abs(ref), 1.0)).max())
+
+
 def classifier_errors(classifier, sess: ort.InferenceSession, temperature: float) -> dict[str, float]:
-    """Logit and tempered-probability errors of a classifier graph against the PyTorch classifier."""
+    """Logit, tempered-probability, feature and familiarity-score errors of a classifier graph vs PyTorch."""
     x = classifier_inputs(classifier.config.image_size)
     with torch.no_grad():
-        ref = classifier(torch.from_numpy(x)).numpy()
-    got = sess.run(["logits"], {"image": x})[0]
+        ref, ref_f = (t.numpy() for t in classifier.forward_with_features(torch.from_numpy(x)))
+    got, got_f = sess.run(["logits", "features"], {"image": x})
     prob = np.abs(softmax(got, temperature) - softmax(ref, temperature)).max()
-    return {**_stats("logits", got, ref), "prob_max_abs": float(prob)}
+    errors = {**_stats("logits", got, ref), "prob_max_abs": float(prob), **_stats("features", got_f, ref_f)}
+    ood = getattr(classifier, "ood", None)
+    if ood is not None:
+        errors["ood_score_rel"] = score_rel(ood.score(got_f), ood.score(ref_f))
+    return errors
 
 
 def over_budget(errors: dict[str, float], budget: dict[str, float]) -> list[str]:

@@ -24,6 +24,7 @@ from cats.breeds import breed_weights
 from cats.classify import ClassifyResult, preprocess, results_from_logits
 from cats.images import from_model_array, load_image, to_model_array
 from cats.onnx.manifest import read_manifest, variant_path
+from cats.ood import OodStats
 from cats.schedule import flow_sigmas, transfer_sigmas
 
 SAMPLERS = ("euler", "heun")
@@ -68,6 +69,8 @@ class OnnxCatsPipeline:
         self.sigma_min = float(gen["sigma_min"])  # the graph's x -> v clamp
         self.default_num_inference_steps = int(gen["defaults"]["num_inference_steps"])
         self.default_guidance_scale = float(gen["defaults"]["guidance_scale"])
+        block = (manifest.get("classifier") or {}).get("ood")
+        self.ood = OodStats.from_manifest(block) if block else None  # familiarity statistics (cats.ood)
 
     @classmethod
     def from_dir(cls, directory: str | Path, variant: str | None = None, threads: int | None = None,
@@ -177,11 +180,15 @@ class OnnxCatsPipeline:
                              "that has a classifier")
         clf = self.manifest["classifier"]
         x = preprocess(images, clf["image_size"], clf["mean"], clf["std"])  # (B, 3, S, S)
-        logits = self.classifier_session.run(["logits"], {"image": x})[0]
+        ood = self.ood
+        # Graphs exported before the familiarity score have no "features" output; they still classify.
+        names = ["logits", "features"] if ood is not None else ["logits"]
+        outputs = self.classifier_session.run(names, {"image": x})
         if tta:
             flipped = np.ascontiguousarray(x[..., ::-1])
-            logits = 0.5 * (logits + self.classifier_session.run(["logits"], {"image": flipped})[0])
-        return results_from_logits(logits, clf["temperature"], clf["unsure_threshold"], top_k)
+            outputs = [0.5 * (a + b) for a, b in zip(outputs, self.classifier_session.run(names, {"image": flipped}))]
+        return results_from_logits(outputs[0], clf["temperature"], clf["unsure_threshold"], top_k,
+                                   features=outputs[1] if ood is not None else None, ood=ood)
 
     # -- internals -----------------------------------------------------------------------------------
 

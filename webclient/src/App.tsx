@@ -8,6 +8,7 @@ import { LoadStatus } from './components/LoadStatus';
 import { TensorCanvas } from './components/TensorCanvas';
 import { UploadArea } from './components/UploadArea';
 import { useCats } from './hooks/useCats';
+import { UNFAMILIAR, verdictReason } from './lib/classify';
 import { tensorToDataUrl } from './lib/canvas';
 import type { Selection } from './lib/conditioning';
 import type { PageConfig } from './lib/config';
@@ -128,7 +129,7 @@ export function App({ config }: { config: PageConfig }) {
           <h2 id="photo-h">Your cat photo</h2>
           <UploadArea file={upload} onFile={onFile} />
           <ClassifyResult classifier={manifest?.classifier ?? undefined} result={cats.classification?.result ?? null}
-            error={cats.classifyError} busy={busy === 'classify'} />
+            error={cats.classifyError} busy={busy === 'classify'} trainedOn={manifest?.weights.trained_on} />
           <div className="controls">
             <label>Restyle strength <output>{strength.toFixed(2)}</output>
               <input type="range" min={0} max={1} step={0.05} value={strength} data-testid="strength"
@@ -138,6 +139,12 @@ export function App({ config }: { config: PageConfig }) {
               Restyle into {blendOn ? 'the blend' : manifest?.breeds[breed] ?? 'a breed'}
             </button>
           </div>
+          {cats.classification?.result.verdict === UNFAMILIAR && manifest?.classifier ? (
+            <p className="warning" role="status" data-testid="restyle-warning">
+              This picture is unfamiliar to these weights; the restyle may not look like your cat.{' '}
+              {verdictReason(cats.classification.result, manifest.classifier, manifest.weights.trained_on)}
+            </p>
+          ) : null}
         </section>
 
         <Dashboard load={load} stats={cats.stats} />

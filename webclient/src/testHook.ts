@@ -16,7 +16,7 @@ export interface TestHook {
   runs(): number;
   lastImage(): number[] | null;
   lastStats(): RunStats | null;
-  lastClassification(): { verdict: string; probabilities: Record<string, number>; input: number[] } | null;
+  lastClassification(): { verdict: string; probabilities: Record<string, number>; oodScore: number | null; input: number[] } | null;
   generate(o: { breed?: number; blend?: number[]; steps: number; guidance: number; seed: number }):
     Promise<{ image: number[]; stats: RunStats } | null>;
 }
@@ -49,7 +49,7 @@ export function installTestHook(api: () => CatsApi): void {
     lastStats: () => api().stats,
     lastClassification: () => {
       const c = api().classification;
-      return c ? { verdict: c.result.verdict, probabilities: c.result.probabilities, input: Array.from(c.input) } : null;
+      return c ? { verdict: c.result.verdict, probabilities: c.result.probabilities, oodScore: c.result.oodScore, input: Array.from(c.input) } : null;
     },
     generate: async (o) => {
       const selection = o.blend ? { kind: 'blend' as const, weights: o.blend } : { kind: 'breed' as const, breed: o.breed ?? 0 };

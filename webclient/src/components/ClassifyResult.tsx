@@ -1,10 +1,11 @@
 import type { Classification } from '../lib/classify';
-import { verdictText } from '../lib/classify';
+import { verdictReason, verdictText } from '../lib/classify';
 import type { ClassifierSection } from '../lib/manifest';
 
-/** The verdict and the top-3 breeds with probabilities; reserves its height so nothing below moves. */
-export function ClassifyResult({ classifier, result, error, busy }: {
+/** The verdict, its one-line reason and the top-3 breeds with probabilities; reserves its height so nothing below moves. */
+export function ClassifyResult({ classifier, result, error, busy, trainedOn }: {
   classifier: ClassifierSection | undefined; result: Classification | null; error: string | null; busy: boolean;
+  trainedOn?: string;
 }) {
   return (
     <div className="classify" aria-live="polite">
@@ -14,6 +15,7 @@ export function ClassifyResult({ classifier, result, error, busy }: {
         <>
           <p className="verdict">Verdict: <strong data-testid="verdict" data-verdict={result.verdict}>
             {verdictText(result.verdict, classifier)}</strong></p>
+          <p className="reason" data-testid="verdict-reason">{verdictReason(result, classifier, trainedOn)}</p>
           <ol className="topk" data-testid="topk">
             {result.topK.map(([label, p]) => (
               <li key={label} data-label={label} data-p={p}>

@@ -3,10 +3,10 @@
  * so the browser worker and the node golden-replay test run the very same code.
  *
  * Generator step graph (manifest.generator): sample (B,3,S,S), sigma (B), sigma_next (B), class_weights (B,13),
- * guidance_scale (1) -> next_sample (B,3,S,S), pred_x0 (B,3,S,S). Classifier: image (B,3,S,S) -> logits (B,13).
+ * guidance_scale (1) -> next_sample (B,3,S,S), pred_x0 (B,3,S,S). Classifier: image (B,3,S,S) -> logits (B,13), features (B,D).
  */
 import type { GeneratorSection, Manifest, TensorSpec } from './manifest';
-import { CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, GENERATOR_INPUTS, GENERATOR_OUTPUTS } from './manifest';
+import { CLASSIFIER_FEATURES, CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, GENERATOR_INPUTS, GENERATOR_OUTPUTS } from './manifest';
 import { WorkerError } from './protocol';
 import type { StepFn } from './sampler';
 
@@ -77,13 +77,17 @@ export function generatorStep(ort: OrtLike, session: OrtSessionLike, m: Manifest
   };
 }
 
-/** Raw logits (B*labels) for already-normalised classifier input (B,3,S,S). */
-export async function classifierLogits(ort: OrtLike, session: OrtSessionLike, m: Manifest, input: Float32Array,
-  batch = 1): Promise<Float32Array> {
+/**
+ * Raw logits (B*labels) and, when the graph has them, the pooled features (B*D) the familiarity score reads, for
+ * already-normalised classifier input (B,3,S,S). Graphs exported before the familiarity score have no features.
+ */
+export async function classifierOutputs(ort: OrtLike, session: OrtSessionLike, m: Manifest, input: Float32Array,
+  batch = 1): Promise<{ logits: Float32Array; features: Float32Array | null }> {
   const c = m.classifier;
   if (!c) throw new WorkerError('model', 'this export has no classifier graph');
   const s = c.image_size;
   if (input.length !== batch * 3 * s * s) throw new RangeError(`classifier input has ${input.length} values, expected ${batch}x3x${s}x${s}`);
   const result = await session.run({ [CLASSIFIER_INPUTS[0]]: new ort.Tensor('float32', input, [batch, 3, s, s]) });
-  return output(result, CLASSIFIER_OUTPUTS[0]);
+  const features = session.outputNames.includes(CLASSIFIER_FEATURES) ? output(result, CLASSIFIER_FEATURES) : null;
+  return { logits: output(result, CLASSIFIER_OUTPUTS[0]), features };
 }

@@ -4,6 +4,7 @@
  * facts; this module only describes the JSON's shape and refuses a manifest that does not have it.
  * Schema: docs/ARCHITECTURE.md, "Manifest".
  */
+import type { OodSection } from './ood';
 
 export interface TensorSpec {
   name: string;
@@ -45,6 +46,8 @@ export interface ClassifierSection extends GraphSection {
   resize: string;
   temperature: number;
   unsure_threshold: number;
+  /** Familiarity statistics (cats/ood); absent or null in exports made before them. */
+  ood?: OodSection | null;
 }
 
 export interface Manifest {
@@ -67,6 +70,8 @@ export const GENERATOR_INPUTS = ['sample', 'sigma', 'sigma_next', 'class_weights
 export const GENERATOR_OUTPUTS = ['next_sample', 'pred_x0'] as const;
 export const CLASSIFIER_INPUTS = ['image'] as const;
 export const CLASSIFIER_OUTPUTS = ['logits'] as const;
+/** The classifier output the familiarity score reads; required when manifest.classifier.ood is set. */
+export const CLASSIFIER_FEATURES = 'features';
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -115,7 +120,11 @@ export function parseManifest(json: unknown): Manifest {
     need(Array.isArray(c.labels) && c.labels.length === m.breeds.length + 1, 'classifier.labels should be the breeds + "other"');
     need(c.mean?.length === 3 && c.std?.length === 3, 'classifier.mean/std need 3 values');
     need(typeof c.temperature === 'number' && c.temperature > 0, 'classifier.temperature must be positive');
-    checkGraph(c, 'classifier', CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS);
+    checkGraph(c, 'classifier', CLASSIFIER_INPUTS, c.ood ? [...CLASSIFIER_OUTPUTS, CLASSIFIER_FEATURES] : CLASSIFIER_OUTPUTS);
+    if (c.ood) {
+      need(typeof c.ood.threshold === 'number' && c.ood.threshold > 0, 'classifier.ood.threshold must be positive');
+      need(c.ood.whitener?.base64 && c.ood.class_means?.base64, 'classifier.ood needs whitener and class_means arrays');
+    }
   }
   return m;
 }

@@ -5,8 +5,9 @@
  */
 import type { InferenceSession } from 'onnxruntime-web';
 import { classify } from '../lib/classify';
-import { classifierLogits, checkSession, generatorStep, imageLength } from '../lib/engine';
+import { classifierOutputs, checkSession, generatorStep, imageLength } from '../lib/engine';
 import { graphVariant, parseManifest, ManifestError, type Manifest, type GraphKind } from '../lib/manifest';
+import { oodStats, type OodStats } from '../lib/ood';
 import { fetchVerified } from '../lib/modelStore';
 import {
   isWorkerRequest, toErrorResponse, transferables, WorkerError, type WorkerRequest, type WorkerResponse,
@@ -23,6 +24,7 @@ interface Sessions { ort: Ort; generator: InferenceSession; classifier: Inferenc
 
 let manifest: Manifest | null = null;
 let sessions: Sessions | null = null;
+let familiarity: OodStats | null = null; // decoded once per load from manifest.classifier.ood
 let wasmOrt: Promise<Ort> | null = null;
 const cancelled = new Set<number>();
 let queue: Promise<void> = Promise.resolve();
@@ -103,6 +105,7 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void
   const s = chosen.value;
   checkSession(s.generator, m.generator.inputs, m.generator.outputs, 'generator');
   if (s.classifier && m.classifier) checkSession(s.classifier, m.classifier.inputs, m.classifier.outputs, 'classifier');
+  familiarity = m.classifier?.ood ? oodStats(m.classifier.ood) : null;
   manifest = m;
   sessions = s;
   const t2 = performance.now();
@@ -152,8 +155,10 @@ async function classifyImage(req: Extract<WorkerRequest, { type: 'classify' }>):
   const c = m.classifier;
   if (!c || !s.classifier) throw new WorkerError('model', 'this export has no classifier graph');
   const input = toClassifierTensor(await decodeImage(req.image), c.image_size, c.mean, c.std);
-  const logits = await classifierLogits(s.ort, s.classifier, m, input);
-  post({ type: 'classified', id: req.id, result: classify(logits, c), ms: performance.now() - t0, input });
+  const { logits, features } = await classifierOutputs(s.ort, s.classifier, m, input);
+  if (familiarity && !features) throw new WorkerError('model', 'the classifier graph has no "features" output, but manifest.json has familiarity statistics: re-export');
+  const result = classify(logits, c, 3, features ?? undefined, familiarity);
+  post({ type: 'classified', id: req.id, result, ms: performance.now() - t0, input });
 }
 
 /** One small picture per breed, generated in one batch (used when the export ships no thumbnails). */

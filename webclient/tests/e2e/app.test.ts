@@ -4,12 +4,14 @@
  * The golden images are the Python export's; the photo checks use onnxruntime-node on the same graphs.
  * Every wait is on a condition, never a fixed sleep.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, startPreview } from '../../scripts/browser.mjs';
-import { classify, verdictText } from '../../src/lib/classify';
-import { classifierLogits, generatorStep } from '../../src/lib/engine';
+import { classify, isSynthcats, verdictReason, verdictText } from '../../src/lib/classify';
+import { classifierOutputs, generatorStep } from '../../src/lib/engine';
 import { graphVariant, type Manifest } from '../../src/lib/manifest';
+import { oodStats } from '../../src/lib/ood';
 import { initialSample, runSampler } from '../../src/lib/sampler';
 import { sigmasFor, transferSigmas } from '../../src/lib/schedule';
 import { tensorToPixels, toClassifierTensor, toModelTensor, type Pixels } from '../../src/lib/tensor';
@@ -143,32 +145,64 @@ describe('the app in Chromium', () => {
     await page.getByTestId('blend-toggle').uncheck();
   });
 
-  it('classifies an uploaded photo exactly as onnxruntime does on the same pixels', async () => {
+  /** Upload a PNG and compare the page's answer with onnxruntime-node + the TypeScript mirror on the same pixels. */
+  async function uploadAndCompare(name: string, png: Buffer, px: Pixels) {
     const c = manifest.classifier;
-    const g = golden.classifier;
-    if (!c || !g) throw new Error('the export has no classifier (or no classifier golden fixture)');
+    if (!c?.ood) throw new Error('the export has no classifier familiarity statistics: re-export (python export.py)');
     const s = c.image_size;
-    // The golden classifier input, de-normalised to a photo (8-bit, as a visitor's file would be).
-    const x = decodeArray(g.image);
-    const rgba = new Uint8ClampedArray(s * s * 4);
-    for (let i = 0; i < s * s; i++) {
-      for (let ch = 0; ch < 3; ch++) rgba[i * 4 + ch] = Math.round(Math.min(1, Math.max(0, (x[ch * s * s + i] as number) * (c.std[ch] as number) + (c.mean[ch] as number))) * 255);
-      rgba[i * 4 + 3] = 255;
-    }
-    const input = toClassifierTensor({ data: rgba, width: s, height: s }, s, c.mean, c.std);
+    const input = toClassifierTensor(px, s, c.mean, c.std);
     const session = await nodeSession(manifest, 'classifier', graphVariant(manifest, 'classifier').key);
-    const want = classify(await classifierLogits(ort, session, manifest, input.slice()), c);
+    const { logits, features } = await classifierOutputs(ort, session, manifest, input.slice());
+    const want = classify(logits, c, 3, features ?? undefined, oodStats(c.ood));
 
-    await page.getByTestId('upload').setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: encodePng(rgba, s, s) });
-    await page.waitForFunction(() => window.__cats?.lastClassification() != null, null, { timeout: 60_000 });
+    const before = await page.evaluate(() => window.__cats?.lastClassification() ?? null);
+    await page.getByTestId('upload').setInputFiles({ name, mimeType: 'image/png', buffer: png });
+    await page.waitForFunction((b) => {
+      const now = window.__cats?.lastClassification();
+      return now != null && JSON.stringify(now) !== JSON.stringify(b) && window.__cats?.state().busy === null;
+    }, before, { timeout: 60_000 });
     const got = await page.evaluate(() => window.__cats?.lastClassification());
     if (!got) throw new Error('no classification');
     expect(maxAbsDiff(got.input, input)).toBeLessThan(1e-6);
     for (const label of c.labels) expect(Math.abs((got.probabilities[label] as number) - (want.probabilities[label] as number))).toBeLessThan(1e-4);
+    expect(Math.abs((got.oodScore as number) - (want.oodScore as number)) / Math.max(1, want.oodScore as number)).toBeLessThan(1e-4);
     expect(got.verdict).toBe(want.verdict);
     expect(await page.getByTestId('verdict').textContent()).toBe(verdictText(want.verdict, c));
+    expect(await page.getByTestId('verdict-reason').textContent()).toBe(verdictReason(want, c, manifest.weights.trained_on));
     const top = await page.locator('[data-testid="topk"] li').evaluateAll((li) => li.map((e) => e.getAttribute('data-label')));
     expect(top).toEqual(want.topK.map(([l]) => l));
+    return want;
+  }
+
+  it('gives a SynthCats drawing a normal verdict, exactly as onnxruntime does on the same pixels', async () => {
+    const c = manifest.classifier;
+    const g = golden.classifier;
+    if (!c || !g) throw new Error('the export has no classifier (or no classifier golden fixture)');
+    const s = c.image_size;
+    const i = g.names.findIndex((n) => n.startsWith('SynthCats'));
+    // The golden SynthCats drawing, de-normalised to the 8-bit picture a visitor's file would be.
+    const x = decodeArray(g.image).subarray(i * 3 * s * s, (i + 1) * 3 * s * s);
+    const rgba = new Uint8ClampedArray(s * s * 4);
+    for (let p = 0; p < s * s; p++) {
+      for (let ch = 0; ch < 3; ch++) rgba[p * 4 + ch] = Math.round(Math.min(1, Math.max(0, (x[ch * s * s + p] as number) * (c.std[ch] as number) + (c.mean[ch] as number))) * 255);
+      rgba[p * 4 + 3] = 255;
+    }
+    const want = await uploadAndCompare('drawing.png', encodePng(rgba, s, s), { data: rgba, width: s, height: s });
+    expect(want.verdict).not.toBe('unfamiliar');
+    expect(await page.getByTestId('restyle-warning').count()).toBe(0);
+  });
+
+  it('calls a real photo unfamiliar, says why, and warns before a restyle', async () => {
+    const photo = JSON.parse(readFileSync(new URL('../fixtures/photo.json', import.meta.url), 'utf8')) as
+      { name: string; width: number; height: number; rgba: number[] };
+    const rgba = Uint8ClampedArray.from(photo.rgba);
+    const want = await uploadAndCompare(`${photo.name}.png`, encodePng(rgba, photo.width, photo.height),
+      { data: rgba, width: photo.width, height: photo.height });
+    expect(want.verdict).toBe('unfamiliar');
+    const reason = await page.getByTestId('verdict-reason').textContent();
+    expect(reason).toMatch(/unlike anything these weights were trained on/);
+    if (isSynthcats(manifest.weights.trained_on)) expect(reason).toContain('drawings (SynthCats), not photos');
+    expect(await page.getByTestId('restyle-warning').textContent()).toMatch(/unfamiliar to these weights/);
   });
 
   it('restyles an uploaded picture into a breed like the TypeScript sampler on onnxruntime-node', async () => {

@@ -15,7 +15,7 @@ export interface EncodedArray { dtype: string; shape: number[]; base64: string }
 
 export interface Golden {
   variant: string;
-  tolerance: { step: number; final: number; logits: number };
+  tolerance: { step: number; final: number; logits: number; features: number; ood_score_rel: number };
   guidance_scale: number;
   steps: number;
   sigmas: number[];
@@ -24,7 +24,8 @@ export interface Golden {
     pred_x0: EncodedArray; final: EncodedArray }[];
   transfer: { breeds: Record<string, number>; class_weights: number[]; strength: number; steps: number; sigmas: number[];
     image: EncodedArray; noise: EncodedArray; expected: EncodedArray };
-  classifier?: { image: EncodedArray; logits: EncodedArray };
+  classifier?: { names: string[]; image: EncodedArray; logits: EncodedArray; features: EncodedArray; verdicts: string[];
+    ood_scores: number[] | null };
 }
 
 const HOW = 'export a pipeline first: python export.py --model <pipeline-dir> --out webclient/public/models';

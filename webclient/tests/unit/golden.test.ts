@@ -5,7 +5,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { classify } from '../../src/lib/classify';
-import { checkSession, classifierLogits, generatorStep } from '../../src/lib/engine';
+import { checkSession, classifierOutputs, generatorStep } from '../../src/lib/engine';
+import { oodStats } from '../../src/lib/ood';
 import { exportedStepCounts, type GraphKind, type Manifest } from '../../src/lib/manifest';
 import { initialSample, runSampler } from '../../src/lib/sampler';
 import { flowSigmas, sigmasFor, transferSigmas } from '../../src/lib/schedule';
@@ -74,16 +75,28 @@ describe('golden replay through the TypeScript sampler (onnxruntime-node)', () =
     expect(maxAbsDiff(image, decodeArray(t.expected))).toBeLessThan(golden.tolerance.final);
   });
 
-  it('classifier: same logits, and the verdict follows them', async () => {
-    if (!manifest.classifier) throw new Error('manifest.json has no classifier: export a pipeline that has one');
+  it('classifier: same logits, features, familiarity scores and verdicts as Python', async () => {
+    const c = manifest.classifier;
+    if (!c) throw new Error('manifest.json has no classifier: export a pipeline that has one');
     const g = golden.classifier;
     if (!g) throw new Error('golden.json has no classifier fixture');
+    if (!c.ood || !g.ood_scores) throw new Error('the export has no familiarity statistics: re-export (python export.py)');
+    const stats = oodStats(c.ood);
     const session = await nodeSession(manifest, 'classifier', golden.variant);
-    const logits = await classifierLogits(ort, session, manifest, decodeArray(g.image));
-    const want = decodeArray(g.logits);
-    expect(maxAbsDiff(logits, want)).toBeLessThan(golden.tolerance.logits);
-    const r = classify(logits, manifest.classifier);
-    const argmax = want.indexOf(Math.max(...want));
-    expect(r.topK[0]?.[0]).toBe(manifest.classifier.labels[argmax]);
+    const n = g.names.length;
+    const { logits, features } = await classifierOutputs(ort, session, manifest, decodeArray(g.image), n);
+    if (!features) throw new Error('the classifier graph has no "features" output: re-export');
+    expect(maxAbsDiff(logits, decodeArray(g.logits))).toBeLessThan(golden.tolerance.logits);
+    expect(maxAbsDiff(features, decodeArray(g.features))).toBeLessThan(golden.tolerance.features);
+    const k = c.labels.length;
+    const d = features.length / n;
+    for (let i = 0; i < n; i++) {
+      const r = classify(logits.subarray(i * k, (i + 1) * k), c, 3, features.subarray(i * d, (i + 1) * d), stats);
+      const want = g.ood_scores[i] as number;
+      expect(Math.abs((r.oodScore as number) - want) / Math.max(1, want), `${g.names[i]} score`).toBeLessThan(golden.tolerance.ood_score_rel);
+      expect(r.verdict, g.names[i]).toBe(g.verdicts[i]);
+    }
+    expect(g.verdicts).toContain('unfamiliar'); // the fixture exercises both sides of the threshold
+    expect(g.verdicts.filter((v) => v !== 'unfamiliar').length).toBeGreaterThan(0);
   });
 });

@@ -38,6 +38,7 @@ from PIL import Image
 
 from backends import Backend, to_images
 from cats.breeds import BREEDS, breed_name
+from cats.classify import UNFAMILIAR
 from cats.images import ImageInputError, from_model_array, load_image, to_model_array
 
 SAMPLERS = ("euler", "heun")
@@ -84,6 +85,15 @@ def echo(value) -> str:
         return text
     total = f" ({len(value):,} characters)" if isinstance(value, str) else ""
     return f"{text[:ECHO_CHARS]}...{total}"
+
+
+def _trained_on(backend) -> str | None:
+    """What a backend's weights learned from (the ONNX manifest's or the pipeline's), for the verdict's reason."""
+    manifest = getattr(backend, "manifest", None)
+    if manifest:
+        return (manifest.get("weights") or {}).get("trained_on")
+    pipe = getattr(backend, "pipe", None)
+    return pipe.config.get("trained_on") if pipe is not None else None
 
 
 def refuse(message: str) -> gr.Error:
@@ -393,7 +403,8 @@ class Handlers:
         result = backend.classify(image, top_k=3)
         ms = 1000 * (time.perf_counter() - t0)
         top = ", ".join(f"{name} {p:.0%}" for name, p in result.top_k)
-        verdict = f"### {result.display_verdict}\n\nTop 3: {top} · {ms:.0f} ms on {backend.label}"
+        verdict = (f"### {result.display_verdict}\n\n{result.reason(_trained_on(backend))}\n\n"
+                   f"Top 3: {top} · {ms:.0f} ms on {backend.label}")
         return result.probabilities, verdict, result.probabilities
 
     # ---- Design: blend and restyle -----------------------------------------------------------
@@ -456,6 +467,11 @@ class Handlers:
         original = from_model_array(to_model_array(image, backend.image_size))
         status = (f"**{breed}** at strength {strength:.2f} · {time.perf_counter() - t0:.2f} s · "
                   f"{backend.label} · seed {seed}{load_note}")
+        if backend.has_classifier:  # the classifier's familiarity check tells whether the restyle can be trusted
+            verdict = backend.classify(image, top_k=3)
+            if verdict.verdict == UNFAMILIAR:
+                status += (f"\n\n**Warning: this picture is unfamiliar to these weights**; the restyle may not look "
+                           f"like your cat. {verdict.reason(_trained_on(backend))}")
         return original, result, status
 
     # ---- Backends side by side ---------------------------------------------------------------

@@ -165,3 +165,25 @@ def test_throughput_benchmark_quick_runs_both_loops():
     figures = result["cli_vs_bare"]["micro@1t"]
     assert figures["cli_s"] > 0 and figures["bare_s"] > 0
     assert figures["ratio"] == pytest.approx(figures["cli_s"] / figures["bare_s"])
+
+
+def test_compile_and_beta2_flags_reach_the_trainer(data_root, tmp_path, monkeypatch):
+    """--compile routes the training step through torch.compile (the EMA and sampling keep the module);
+    --adam-beta2 reaches AdamW."""
+    compiled, calls = [], []
+
+    def fake_compile(module):  # compiling for real costs a minute of CPU; the wiring is what is tested here
+        compiled.append(module)
+        return lambda *args: (calls.append(1), module(*args))[1]
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    trainer = Trainer(config_from_args(_args(tmp_path / "c", data_root, "--compile", "--adam-beta2", "0.95")))
+    assert compiled == [trainer.model]
+    trainer.train_step()
+    assert calls, "the training step must run through the compiled model"
+    assert trainer.optimizer.param_groups[0]["betas"] == (0.9, 0.95)
+    plain = Trainer(config_from_args(_args(tmp_path / "p", data_root)))
+    assert len(compiled) == 1 and plain.train_forward is plain.model
+    assert plain.optimizer.param_groups[0]["betas"] == (0.9, 0.999)
+    with pytest.raises(ValueError, match="--adam-beta2 must be in \\(0, 1\\)"):
+        resolve(config_from_args(_args(tmp_path / "x", data_root, "--adam-beta2", "1.0")))

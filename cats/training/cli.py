@@ -60,6 +60,8 @@ def _add_common(p: argparse.ArgumentParser, task: str, presets: Sequence[str]) -
     p.add_argument("--mixed-precision", choices=MIXED_PRECISION,
                    help="autocast dtype; weights, optimizer and EMA stay float32 (default: bf16 on a GPU that "
                         "supports it, and for the generator on a CPU with native bf16 (AVX-512 BF16 / AMX); else no)")
+    p.add_argument("--compile", action="store_true", default=argparse.SUPPRESS,
+                   help="run the training step through torch.compile (see the throughput benchmark for when it pays)")
     p.add_argument("--resume", action="store_true", default=argparse.SUPPRESS,
                    help="continue from the newest complete checkpoint in --out (starts fresh, with a warning, if none)")
     p.add_argument("--data-root", help="dataset cache directory (default: ~/.cache/tiny-cats)")

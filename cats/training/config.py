@@ -61,6 +61,7 @@ class TrainConfig:
     log_every: int = 10
     threads: int | None = None  # torch CPU threads (None: torch's default)
     mixed_precision: str | None = None  # None: default_mixed_precision(task)
+    compile: bool = False  # torch.compile the training step's model
     resume: bool = False
     attach_to: str | None = None  # classifier: also save into this pipeline directory
     pretrained: str = "imagenet"  # classifier backbone init: "imagenet" (download; random init if offline), "none", or a file

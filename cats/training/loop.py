@@ -111,6 +111,9 @@ class Trainer:
         self.lr_scheduler, self.schedule = make_lr_scheduler(optimizer, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         # the scheduler is stepped by us once per optimizer step (accelerate's wrapper would step it per process)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        # --compile: the training forward/backward runs through torch.compile; the weights, the EMA,
+        # validation and sampling keep using the module itself (shared parameters, nothing to sync).
+        self.train_forward = torch.compile(self.model) if cfg.compile else self.model
         self.step = 0
         self.last_checkpoint: Path | None = None
         self._val_cache: tuple[int, dict] = (-1, {})
@@ -154,7 +157,7 @@ class Trainer:
 
     def _warn_changed_settings(self, saved: dict) -> None:
         ignore = {"resume", "out", "steps", "minutes", "checkpoint_every", "keep", "sample_every", "eval_every",
-                  "log_every", "threads", "attach_to", "download", "data_root"}
+                  "log_every", "threads", "compile", "attach_to", "download", "data_root"}
         now = self.config.to_dict()
         changed = {k: (saved.get(k), v) for k, v in now.items() if k not in ignore and saved.get(k) != v}
         if changed:
@@ -177,7 +180,7 @@ class Trainer:
         for micro in range(cfg.grad_accum):
             generator = step_generator(cfg.seed, step, micro, acc.process_index)
             with acc.accumulate(self.model):
-                loss = self.task.micro_batch_loss(self.model, step, micro, generator)
+                loss = self.task.micro_batch_loss(self.train_forward, step, micro, generator)
                 self._check_finite(loss.detach(), step, "loss")
                 acc.backward(loss)  # accelerate divides by grad_accum: the gradient of the mean loss
                 if acc.sync_gradients:

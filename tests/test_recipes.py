@@ -25,6 +25,18 @@ def test_quick_ablation_trains_each_variant_and_writes_the_table(tmp_path):
     table = (out / "recipes.md").read_text()
     assert saved["command"] in table and "| base |" in table and "| v |" in table
 
+    # the training curve reads the same run's checkpoints back with their EMA weights
+    from cats.benchmarks import curve
+
+    curve.main(["--run", str(out / "base"), "--quick"])
+    points = json.loads((out / "base" / "curve.json").read_text())
+    assert [p["step"] for p in points] == [saved["rows"]["base"]["step"]]
+    # the final checkpoint's EMA weights are the saved pipeline's: the same samples, the same figures
+    assert points[0]["accuracy"] == saved["rows"]["base"]["accuracy"]
+    assert points[0]["quality"]["memorisation"] == saved["rows"]["base"]["quality"]["memorisation"]
+    with pytest.raises(ValueError, match="no checkpoint for steps \\[1\\]"):
+        curve.run(out / "base", 24, steps=[1])
+
 
 def test_bad_arguments_are_refused_before_any_training(tmp_path):
     with pytest.raises(ValueError, match="unknown variants \\['nope'\\]"):

@@ -2,6 +2,7 @@
 
     python -m cats.benchmarks.recipes --minutes 10 --variants base,uvit,v --parallel 2 --samples 600
     python -m cats.benchmarks.recipes --quick          # micro preset, seconds (the test suite runs this)
+    python -m cats.benchmarks.recipes table runs/a runs/b   # one table from the rows of earlier runs
 
 Each variant is a set of ``cats.train generator`` settings on top of ``COMMON``. Every variant
 trains for ``--minutes`` of wall-clock time with ``--steps`` left out, so its learning-rate
@@ -76,21 +77,15 @@ def _run_all(commands: list[list[str]], parallel: int, logs: list[Path]) -> None
                 raise RuntimeError(f"`{shlex.join(cmd)}` failed (exit {proc.returncode}); see {log}")
 
 
-def evaluate_run(run_dir: Path, samples: int, data_root: str | None, cache_dir: Path, threads: int) -> dict:
-    """The table row of one trained variant (run in its own process by the `evaluate` subcommand)."""
+def judge(pipe, samples: int, data_root: str | None, cache_dir: Path, sheet: Path | None = None) -> dict:
+    """Sample quality of a pipeline on the ablation's footing (also the training curve's, ``curve.py``)."""
     import torch
 
     from cats.data import load_dataset
     from cats.eval_generator import breed_accuracy, classify_tensors, generate_balanced, sample_quality, sample_sheet
     from cats.evaluate import find_classifier_dir
     from cats.models.classifier import CatClassifier
-    from cats.pipeline import CatsPipeline
-    from cats.training import checkpoint as ckpt
 
-    torch.set_num_threads(threads)
-    pipe = CatsPipeline.from_pretrained(run_dir / "pipeline")
-    pipe.set_progress_bar_config(disable=True)
-    config = json.loads((run_dir / "config.json").read_text())
     size = pipe.transformer.config.sample_size
     extra = {"root": data_root} if data_root else {}
     test = torch.as_tensor(load_dataset("synthcats", split="test", image_size=size, **extra).images)
@@ -98,14 +93,28 @@ def evaluate_run(run_dir: Path, samples: int, data_root: str | None, cache_dir: 
     t0 = time.perf_counter()
     fake, labels = generate_balanced(pipe, max(1, samples // 12), EVAL_STEPS, EVAL_GUIDANCE)
     quality = sample_quality(fake, test, train, cache_dir, log=lambda *_: None)
-    judge = CatClassifier.from_pretrained(find_classifier_dir("synthcats")).eval()
-    acc = breed_accuracy(classify_tensors(judge, fake), labels)
-    sample_sheet(pipe, run_dir / "sample_sheet.png", columns=6, steps=EVAL_STEPS, guidance=EVAL_GUIDANCE)
-    step = int(ckpt.list_checkpoints(run_dir)[-1].name.split("_")[-1])
-    images = step * config["batch_size"] * config["grad_accum"]
-    return {"step": step, "images": images, "quality": quality,
-            "accuracy": acc["mean"], "min_breed_accuracy": min(acc["per_breed"].values()),
+    judge_model = CatClassifier.from_pretrained(find_classifier_dir("synthcats")).eval()
+    acc = breed_accuracy(classify_tensors(judge_model, fake), labels)
+    if sheet is not None:
+        sample_sheet(pipe, sheet, columns=6, steps=EVAL_STEPS, guidance=EVAL_GUIDANCE)
+    return {"quality": quality, "accuracy": acc["mean"], "min_breed_accuracy": min(acc["per_breed"].values()),
             "eval_seconds": round(time.perf_counter() - t0, 1)}
+
+
+def evaluate_run(run_dir: Path, samples: int, data_root: str | None, cache_dir: Path, threads: int) -> dict:
+    """The table row of one trained variant (run in its own process by the `evaluate` subcommand)."""
+    import torch
+
+    from cats.pipeline import CatsPipeline
+    from cats.training import checkpoint as ckpt
+
+    torch.set_num_threads(threads)
+    pipe = CatsPipeline.from_pretrained(run_dir / "pipeline")
+    pipe.set_progress_bar_config(disable=True)
+    config = json.loads((run_dir / "config.json").read_text())
+    step = int(ckpt.list_checkpoints(run_dir)[-1].name.split("_")[-1])
+    row = judge(pipe, samples, data_root, cache_dir, sheet=run_dir / "sample_sheet.png")
+    return {"step": step, "images": step * config["batch_size"] * config["grad_accum"], **row}
 
 
 def _fmt(value, spec: str) -> str:
@@ -175,6 +184,16 @@ def run(minutes: float, variants: list[str], parallel: int, samples: int, out: P
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["table"]:
+        rows = {}
+        for out in map(Path, argv[1:]):
+            for row in sorted(out.glob("*/row.json")):
+                if row.parent.name in VARIANTS:
+                    rows[row.parent.name] = json.loads(row.read_text())
+        if not rows:
+            raise SystemExit(f"no evaluated variants (*/row.json) under {' '.join(argv[1:]) or 'the given folders'}")
+        print(table(rows, f"python -m cats.benchmarks.recipes table {' '.join(argv[1:])}"))
+        return
     if argv[:1] == ["evaluate"]:
         p = argparse.ArgumentParser(prog="python -m cats.benchmarks.recipes evaluate")
         p.add_argument("run_dir", type=Path)

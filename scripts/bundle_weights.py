@@ -6,6 +6,10 @@
 Writes ``cats/weights/<name>/`` so that ``CatsPipeline.from_pretrained("<name>")`` finds it. The
 weights are stored in float16 to keep the repository small (they load as float32); the
 training configs and validation metrics of both runs are copied beside them.
+
+``--classifier`` left out: only the generator is replaced (transformer, scheduler, the preset in
+model_index.json, its provenance in training.json); the bundled classifier directory, with
+everything fitted to it, is left byte for byte as it is.
 """
 
 from __future__ import annotations
@@ -30,13 +34,16 @@ TRAINED_ON = ("SynthCats: procedural drawings of the 12 breeds made by cats.data
 def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generator", required=True, type=Path, help="RUN_DIR/pipeline of a generator run")
-    parser.add_argument("--classifier", required=True, type=Path, help="RUN_DIR/classifier of a classifier run")
+    parser.add_argument("--classifier", type=Path,
+                        help="RUN_DIR/classifier of a classifier run (left out: keep the bundled classifier)")
     parser.add_argument("--name", default="synthcats", help="bundled name (directory under cats/weights/)")
     parser.add_argument("--trained-on", default=TRAINED_ON, help="what the weights learned from (shown by the demos)")
     args = parser.parse_args(argv)
     for path in (args.generator, args.classifier):
-        if not path.is_dir():
+        if path is not None and not path.is_dir():
             parser.error(f"{path} is not a directory: train it first (see scripts/train_bundled.sh)")
+    if args.classifier is None:
+        return replace_generator(args.generator, WEIGHTS_DIR / args.name, parser)
 
     pipe = CatsPipeline.from_pretrained(args.generator)
     classifier = CatClassifier.from_pretrained(args.classifier)
@@ -57,6 +64,27 @@ def main(argv=None) -> Path:
     (out / "training.json").write_text(json.dumps(provenance, indent=2) + "\n")
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"wrote {out} ({size / 1e6:.1f} MB)")
+    return out
+
+
+def replace_generator(run_pipeline: Path, out: Path, parser) -> Path:
+    """Swap the bundled generator for a newly trained one, leaving the bundled classifier untouched."""
+    if not (out / "model_index.json").is_file():
+        parser.error(f"{out} holds no bundled pipeline to update: pass --classifier to build one")
+    pipe = CatsPipeline.from_pretrained(run_pipeline)
+    for part in ("transformer", "scheduler"):
+        shutil.rmtree(out / part, ignore_errors=True)
+    pipe.transformer.to(torch.float16).save_pretrained(out / "transformer")
+    pipe.scheduler.save_pretrained(out / "scheduler")
+    index = json.loads((out / "model_index.json").read_text())
+    index.update(preset=pipe.config.preset, default_guidance_scale=pipe.config.default_guidance_scale,
+                 default_num_inference_steps=pipe.config.default_num_inference_steps)
+    (out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    provenance = json.loads((out / "training.json").read_text()) if (out / "training.json").is_file() else {}
+    provenance["generator"] = {name.removesuffix(".json"): json.loads((run_pipeline.parent / name).read_text())
+                               for name in ("config.json", "metrics.json") if (run_pipeline.parent / name).is_file()}
+    (out / "training.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    print(f"replaced the generator of {out} with {run_pipeline} (classifier kept)")
     return out
 
 

@@ -1,6 +1,6 @@
 """The twelve Oxford-IIIT Pet cat breeds: ids, display names and the aliases a user may type.
 
-Ids 0-11 are fixed (DESIGN.md). Slot 12 means *null* for the generator (unconditional, used by
+Ids 0-11 are fixed: saved weights and exported graphs depend on them. Slot 12 means *null* for the generator (unconditional, used by
 classifier-free guidance) and *other* for the classifier (not one of these cat breeds).
 This module is the only place the list is written in Python; exports copy it into the manifest.
 """

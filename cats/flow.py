@@ -1,4 +1,4 @@
-"""Flow matching: the one place the convention is written (DESIGN.md, "Flow matching").
+"""Flow matching: the one place the convention is written.
 
 Convention (diffusers' rectified flow):
   * sigma in [0, 1]; sigma = 1 is pure noise, sigma = 0 is the clean image.

@@ -105,7 +105,7 @@ def run(quick: bool = False) -> dict:
             for preset in presets:
                 for compiled in ([False] if quick else [False, True]):
                     if compiled and not on_gpu and preset != "micro" and preset != "tiny":
-                        continue  # compiling the big presets on a CPU costs minutes for nothing (DESIGN.md)
+                        continue  # compiling the big presets on a CPU costs minutes for nothing (torch.compile gained nothing for them on a CPU)
                     sec = _median_step_seconds(_bare_step_fn(preset, device, compiled), warmup, steps)
                     key = f"{preset}{'+compile' if compiled else ''}@{n}t"
                     results["images_per_s"][key] = BATCH / sec

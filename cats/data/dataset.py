@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 
 def uint8_to_model(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (..., 3, H, W) in [0, 255] -> float32 in [-1, 1] (DESIGN.md pixel convention)."""
+    """uint8 (..., 3, H, W) in [0, 255] -> float32 in [-1, 1] (the pixel convention: RGB, NCHW, [-1, 1])."""
     return images.to(torch.float32).div(127.5).sub(1.0)
 
 

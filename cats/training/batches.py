@@ -83,7 +83,7 @@ def random_hflip(images: torch.Tensor, generator: torch.Generator) -> torch.Tens
 
 
 def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float32 [-1, 1] (DESIGN.md "Pixels")."""
+    """uint8 [0, 255] -> float32 [-1, 1] (the pixel convention: RGB, NCHW, [-1, 1])."""
     return images_uint8.float() / 127.5 - 1.0
 
 

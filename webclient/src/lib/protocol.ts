@@ -1,5 +1,5 @@
 /**
- * The typed messages between the UI hook and the model worker (STYLE.md habit 10). Every request carries an id;
+ * The typed messages between the UI hook and the model worker. Every request carries an id;
  * the worker answers each with intermediate messages (progress, manifest, step) and exactly one final message
  * (loaded | generated | classified | thumbnails | error). Errors travel as messages, never as a silent null.
  * Float32Array payloads are transferred, not copied.

@@ -6,7 +6,7 @@
  *   for i in 0..steps-1:  x, pred_x0 = step(x, sigmas[i], sigmas[i+1])
  *
  * One graph call per step: the Euler update and classifier-free guidance are inside the exported graph, so this
- * loop never combines velocities itself (guidance applied twice was a bug a predecessor shipped).
+ * loop never combines velocities itself, so guidance cannot be applied twice.
  * Tensors are CHW (or NCHW) float32 arrays.
  */
 

@@ -1,7 +1,7 @@
 /**
  * Execution provider choice. WebGPU is used only when an adapter really exists AND the session creates on it;
  * anything else falls back to WASM and says why (a browser that picked WebGPU with no adapter check and no
- * fallback was a bug a predecessor shipped). Threads: several only when the page is cross-origin isolated.
+ * fallback would leave the page broken on machines without a usable GPU). Threads: several only when the page is cross-origin isolated.
  */
 import type { Provider, ProviderChoice } from '../lib/protocol';
 

@@ -260,3 +260,14 @@ def test_step_graph_of_a_model_with_long_skips_and_seam_conv_matches_pytorch(tmp
     feed = step_feed(x, 0.7, 0.6, case_weights()[:2], 3.0)
     for g, r in zip(onnx_step(sess, feed), torch_step(GeneratorStep(model).eval(), feed)):
         assert np.abs(g - r).max() < 1e-4
+
+
+def test_clients_are_served_fp16_by_default_when_it_passed(exported):
+    _, out, manifest = exported
+    for graph in ("generator", "classifier"):
+        entry = manifest[graph]
+        assert "fp16" in entry["variants"] and entry["default_variant"] == "fp16", graph
+        assert entry["variants"]["fp16"]["bytes"] < 0.7 * entry["variants"]["fp32"]["bytes"]  # weights in half
+    from cats.export.exporter import served_variant
+
+    assert served_variant({"variants": {"fp32": {}}}) == "fp32"  # fp16 over its budget: the reference is served

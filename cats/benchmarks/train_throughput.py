@@ -1,5 +1,6 @@
-"""Training throughput: images/s per generator preset on this device, eager and ``torch.compile``,
-and the training CLI's step against a bare PyTorch loop doing the same forward/backward/AdamW.
+"""Training throughput: images/s per generator preset on this device, fp32 and bf16 autocast (where
+the hardware runs bf16 natively), eager and ``torch.compile``, and the training CLI's step against
+a bare PyTorch loop doing the same forward/backward/AdamW in the CLI's default precision.
 
     python -m cats.benchmarks.train_throughput [--quick]
 
@@ -49,8 +50,8 @@ def _interleaved_medians(step_a, step_b, warmup: int, steps: int) -> tuple[float
     return statistics.median(times_a), statistics.median(times_b)
 
 
-def _bare_step_fn(preset: str, device: torch.device, compile_model: bool):
-    """A plain loop: the same model, loss and AdamW, on random data already on the device."""
+def _bare_step_fn(preset: str, device: torch.device, compile_model: bool, bf16: bool = False):
+    """A plain loop: the same model, loss and AdamW, on random data already on the device (bf16: under autocast)."""
     from cats.pipeline import CatsPipeline
 
     model = CatsPipeline.from_preset(preset, seed=0).transformer.to(device).train()
@@ -62,7 +63,8 @@ def _bare_step_fn(preset: str, device: torch.device, compile_model: bool):
     generator = torch.Generator().manual_seed(0)
 
     def step():
-        loss = flow_matching_loss(forward, images, weights, pred, generator=generator)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = flow_matching_loss(forward, images, weights, pred, generator=generator)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -86,13 +88,27 @@ def _cli_step_fn(preset: str, workdir: str):
         if trainer.accelerator.device.type == "cuda":
             torch.cuda.synchronize()
 
-    return step
+    return step, trainer.config.mixed_precision == "bf16"
 
 
-def run(quick: bool = False) -> dict:
+def _variants(preset: str, on_gpu: bool, quick: bool, native_bf16: bool) -> list[tuple[bool, bool]]:
+    """(compiled, bf16) pairs to time: fp32 and (where native) bf16 eager; compile for the CPU presets
+    it is worth on, in the precision training uses by default."""
+    precisions = [False, True] if native_bf16 else [False]
+    pairs = [(False, bf16) for bf16 in precisions]
+    if not quick and (on_gpu or preset in ("tiny", "tiny-u")):
+        pairs.append((True, native_bf16))
+    return pairs
+
+
+def run(quick: bool = False, presets: list[str] | None = None) -> dict:
+    from cats.training.config import default_mixed_precision
+
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.type == "cuda"
-    presets = ["micro"] if quick else (["micro", "tiny", "small", "base"] if on_gpu else ["micro", "tiny", "small"])
+    native_bf16 = default_mixed_precision("generator") == "bf16"
+    default_presets = ["micro", "tiny", "tiny-u", "small", "base"] if on_gpu else ["micro", "tiny", "tiny-u", "small"]
+    presets = ["micro"] if quick else (presets or default_presets)
     warmup, steps = (1, 3) if quick else (3, 10)
     threads = [1] if quick or on_gpu else [1, 2]
     saved_threads = torch.get_num_threads()
@@ -103,18 +119,16 @@ def run(quick: bool = False) -> dict:
         for n in threads:
             torch.set_num_threads(n)
             for preset in presets:
-                for compiled in ([False] if quick else [False, True]):
-                    if compiled and not on_gpu and preset != "micro" and preset != "tiny":
-                        continue  # compiling the big presets on a CPU costs minutes for nothing (torch.compile gained nothing for them on a CPU)
-                    sec = _median_step_seconds(_bare_step_fn(preset, device, compiled), warmup, steps)
-                    key = f"{preset}{'+compile' if compiled else ''}@{n}t"
+                for compiled, bf16 in _variants(preset, on_gpu, quick, native_bf16):
+                    sec = _median_step_seconds(_bare_step_fn(preset, device, compiled, bf16), warmup, steps)
+                    key = f"{preset}{'+bf16' if bf16 else ''}{'+compile' if compiled else ''}@{n}t"
                     results["images_per_s"][key] = BATCH / sec
                     print(f"  {key:22s} {BATCH / sec:9.1f} img/s  ({sec * 1000:.1f} ms/step, bare loop)")
             # the CLI step against the bare loop, same preset and batch
             preset = "micro" if quick else "tiny"
             with tempfile.TemporaryDirectory() as workdir:
-                cli, bare = _interleaved_medians(_cli_step_fn(preset, workdir), _bare_step_fn(preset, device, False),
-                                                 warmup, steps)
+                cli_step, cli_bf16 = _cli_step_fn(preset, workdir)  # the bare loop in the CLI's default precision
+                cli, bare = _interleaved_medians(cli_step, _bare_step_fn(preset, device, False, cli_bf16), warmup, steps)
             results["cli_vs_bare"][f"{preset}@{n}t"] = {"cli_s": cli, "bare_s": bare, "ratio": cli / bare}
             print(f"  {preset}@{n}t CLI step {cli * 1000:.1f} ms vs bare loop {bare * 1000:.1f} ms: "
                   f"ratio {cli / bare:.2f} (goal <= 1.3)")
@@ -126,4 +140,6 @@ def run(quick: bool = False) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="micro preset, few steps, 1 thread")
-    run(quick=parser.parse_args().quick)
+    parser.add_argument("--presets", default=None, help="comma-separated presets (default: all that fit the device)")
+    args = parser.parse_args()
+    run(quick=args.quick, presets=args.presets.split(",") if args.presets else None)

@@ -93,6 +93,12 @@ def _fmt(errors: dict) -> str:
     return ", ".join(f"{k} {v:.2e}" for k, v in errors.items())
 
 
+def served_variant(entry: dict) -> str:
+    """What clients load by default: fp16 when it passed its budget (half the download of fp32; fp16
+    weights with a Cast run at fp32 speed on the CPU providers), else the fp32 reference."""
+    return "fp16" if "fp16" in entry["variants"] else "fp32"
+
+
 def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8"), name: str | None = None,
                     generator_budgets: dict | None = None, classifier_budgets: dict | None = None) -> dict:
     """Export ``pipe`` (a CatsPipeline) into ``out_dir``; returns the manifest that was written.
@@ -129,6 +135,9 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8
         write_variants(classifier, clf_fp32, "classifier", [p for p in precisions if p in CLASSIFIER_PRECISIONS],
                       lambda sess: classifier_errors(pipe.classifier, sess, temperature), clf_budgets, out_dir)
 
+    for entry in (generator, classifier):
+        if entry is not None:
+            entry["default_variant"] = served_variant(entry)
     gen_sess = session(str(out_dir / generator["variants"]["fp32"]["file"]))
     clf_sess = session(str(out_dir / classifier["variants"]["fp32"]["file"])) if classifier else None
     golden = make_golden(step, gen_sess, defaults["guidance_scale"], shift, pipe.classifier, clf_sess)

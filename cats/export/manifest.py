@@ -57,7 +57,7 @@ def generator_entry(transformer, shift: float, defaults: dict, model: onnx.Model
             "pixel_range": [-1, 1], "prediction_type": cfg.prediction_type, "sigma_min": SIGMA_MIN,
             "scheduler": scheduler_entry(shift), "defaults": defaults,
             "inputs": inputs, "outputs": outputs, "variants": {}, "rejected_variants": {},
-            "default_variant": "fp32"}
+            "default_variant": "fp32"}  # the exporter sets the served one
 
 
 def classifier_entry(classifier, model: onnx.ModelProto) -> dict:
@@ -72,7 +72,7 @@ def classifier_entry(classifier, model: onnx.ModelProto) -> dict:
             # the familiarity statistics (cats.ood.OodStats.to_manifest), null when none were fitted
             "ood": classifier.ood.to_manifest() if getattr(classifier, "ood", None) is not None else None,
             "inputs": inputs, "outputs": outputs, "variants": {}, "rejected_variants": {},
-            "default_variant": "fp32"}
+            "default_variant": "fp32"}  # the exporter sets the served one
 
 
 def new_manifest(weights: dict, generator: dict, classifier: dict | None) -> dict:

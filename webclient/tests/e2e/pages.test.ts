@@ -90,7 +90,7 @@ beforeAll(async () => {
   context = await chrome.newContext();
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`${site.origin}${BASE}?testhook=1&thumbs=0`);
+  await page.goto(`${site.origin}${BASE}?testhook=1&thumbs=0&variant=${golden.variant}`); // golden images: the fp32 graph
   // A script or style URL outside the sub-path has already missed by the load event: fail now, naming it.
   const missed = site.served.filter((r) => r.status === 404);
   if (missed.length > 0) throw new Error(`the page requested missing files: ${missed.map((r) => r.path).join(', ')}`);

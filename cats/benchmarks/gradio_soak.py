@@ -347,7 +347,7 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
     report = Report(requests=requests, seconds=0.0)
     soaker = None
     try:
-        _wait_http(url, proc, log, 300)
+        _wait_http(url, proc, log, 300 if quick else 900)  # a busy machine starts the app slowly
         folders = Folders(temp, cache, proc.pid)
         soaker = Soaker(url, work, seed)
         for ep in ("generate", "classify", "restyle", "blend"):  # warm-up: load the backend, fill caches

@@ -36,7 +36,7 @@ per_class = int(sys.argv[1]) if sys.argv[1] else None
 size = get_preset(sys.argv[2])["sample_size"]
 t0 = time.perf_counter()
 for split in ("train", "val", "test"):
-    extra = {"num_per_class": per_class} if per_class and split == "train" else {}
+    extra = {"num_per_class": per_class} if per_class and split != "test" else {}  # as cats.train will ask
     print(split, load_dataset("synthcats", split=split, image_size=size, **extra), flush=True)
 print(f"drawn in {time.perf_counter() - t0:.1f} s")
 EOF

@@ -35,6 +35,7 @@ SAMPLERS = ("euler", "heun")
 OUTPUT_TYPES = ("pil", "np", "pt")
 DEFAULT_GUIDANCE_SCALE = 3.0
 DEFAULT_NUM_INFERENCE_STEPS = 20
+PRESET_OPTION_DEFAULTS = {"long_skip": False, "conv_out": False}  # CatDiT's options a preset may leave out
 
 StepCallback = Callable[["CatsPipeline", int, float, dict], "dict | None"]
 
@@ -81,8 +82,11 @@ class CatsPipeline(DiffusionPipeline):
                              f"uses {list(BREEDS)}; they cannot be mixed")
         self.register_modules(transformer=transformer, scheduler=scheduler, classifier=classifier)
         if preset is None:  # built around a bare transformer (e.g. by the trainer): name its size if it has one
+            # a preset leaves the architecture options at their defaults: compare those too, or a
+            # `tiny` with long skips would be named `tiny`
             preset = next((name for name, cfg in PRESETS.items()
-                           if all(transformer.config.get(k) == v for k, v in cfg.items())), None)
+                           if all(transformer.config.get(k) == v for k, v in {**PRESET_OPTION_DEFAULTS, **cfg}.items())),
+                          None)
         self.register_to_config(breeds=list(BREEDS), null_id=NULL_ID, preset=preset,
                                 default_guidance_scale=float(default_guidance_scale),
                                 default_num_inference_steps=int(default_num_inference_steps),

@@ -345,3 +345,11 @@ def test_classifier_saves_loads_and_classify_delegates(pipe, tmp_path, monkeypat
         clf=clf, images=images, top_k=top_k, tta=tta) or ["result"])
     assert loaded.classify(["img"], top_k=5, tta=True) == ["result"]
     assert seen == {"clf": loaded.classifier, "images": ["img"], "top_k": 5, "tta": True}
+
+
+def test_a_bare_transformer_is_named_by_its_full_preset():
+    from cats.models.dit import CatDiT, get_preset
+
+    sched = CatsPipeline.from_preset("micro").scheduler
+    assert CatsPipeline(transformer=CatDiT(**get_preset("tiny-u")), scheduler=sched).config.preset == "tiny-u"
+    assert CatsPipeline(transformer=CatDiT(**get_preset("tiny")), scheduler=sched).config.preset == "tiny"

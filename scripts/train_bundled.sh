@@ -4,7 +4,7 @@
 #   bash scripts/train_bundled.sh            # all stages: generator, classifier, bundle (+ export + evaluate)
 #   bash scripts/train_bundled.sh generator  # one stage: generator | classifier | bundle
 #
-# Budgets: GEN_MINUTES (75) and CLS_MINUTES (25); GEN_STEPS is the generator's LR horizon. Runs go to
+# Budgets: GEN_MINUTES (66) and CLS_MINUTES (25); GEN_STEPS is the generator's LR horizon. Runs go to
 # runs/synthcats-*; `bundle` writes cats/weights/synthcats/ (fp16 weights), the ONNX export in
 # webclient/public/models/ and the evaluation next to the weights.
 set -euo pipefail
@@ -18,12 +18,13 @@ stages=("$@")
 for stage in "${stages[@]}"; do
   case "$stage" in
     generator)
-      # The recipe chosen by the equal-budget ablation (docs/generator_recipe.md): PRESET / LR below.
-      # --steps is the LR horizon (warm-up, then cosine to 10%); --minutes stops the run when spent.
+      # The recipe chosen by the equal-budget ablation (docs/generator_recipe.md). --steps is the LR
+      # horizon (warm-up, then cosine to 10%): 7,176 is what the bundled run's speed probe estimated
+      # for 66 minutes; --minutes stopped it at step 6,854 on the 2-core CPU.
       python -m cats.train generator --data synthcats --preset "${GEN_PRESET:-tiny}" --out "$GEN" --seed 0 \
-        --batch-size 64 --lr "${GEN_LR:-1.2e-3}" --warmup 200 --ema-decay 0.999 --steps "${GEN_STEPS:-10000}" \
-        --minutes "${GEN_MINUTES:-75}" --checkpoint-every 1000 --keep 12 --eval-every 1000 --sample-every 1000 \
-        --threads 2 ${GEN_COMPILE:+--compile} --resume ;;
+        --batch-size 64 --lr "${GEN_LR:-1.2e-3}" --warmup 200 --ema-decay 0.999 --steps "${GEN_STEPS:-7176}" \
+        --minutes "${GEN_MINUTES:-66}" --checkpoint-every 1000 --keep 12 --eval-every 1000 --sample-every 1000 \
+        --threads 2 --compile --resume ;;
     classifier)
       python -m cats.train classifier --data synthcats --preset tiny --out "$CLS" --seed 0 \
         --steps 1000 --minutes "${CLS_MINUTES:-25}" --batch-size 64 --lr 1e-3 \

@@ -144,7 +144,9 @@ def test_config_file_fields_and_flag_priority(tmp_path):
     path.write_text("lr: 0.002\nbatch-size: 16\nlabel_dropout: 0.25\n")
     cfg = resolve(config_from_args(["generator", "--config", str(path), "--batch-size", "12", "--preset", "micro"]))
     assert (cfg.lr, cfg.batch_size, cfg.label_dropout, cfg.preset) == (0.002, 12, 0.25, "micro")
-    assert cfg.steps == 20_000 and cfg.mixed_precision == "no"
+    from cats.training.config import default_mixed_precision
+
+    assert cfg.steps == 20_000 and cfg.mixed_precision == default_mixed_precision("generator")  # hardware-dependent
     path.write_text("learning_rate: 0.1\n")
     with pytest.raises(ValueError, match="unknown fields.*learning_rate"):
         config_from_args(["generator", "--config", str(path)])

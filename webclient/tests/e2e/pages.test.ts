@@ -129,7 +129,7 @@ describe('the GitHub Pages build under its sub-path', () => {
     const s = await page.evaluate(() => (window.__cats as NonNullable<Window['__cats']>).state());
     expect(s.loadError).toBeNull();
     expect(s.status).toBe('ready');
-    const generator = graphVariant(manifest, 'generator').spec.file;
+    const generator = graphVariant(manifest, 'generator', golden.variant).spec.file; // the variant the page was opened with
     expect(site.served).toContainEqual({ path: `${BASE}models/manifest.json`, status: 200 });
     expect(site.served).toContainEqual({ path: `${BASE}models/${generator}`, status: 200 });
     expect(site.served.filter((r) => r.status === 404 || !r.path.startsWith(BASE)), 'requests that missed').toEqual([]);

@@ -28,15 +28,15 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cats.benchmarks.gradio_startup import _free_port, _wait_http  # the same launch helpers as the start-up benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "spaces_demo" / "app.py"
@@ -99,25 +99,6 @@ def _usage(root: Path, skip: Path | None = None) -> tuple[int, int, int]:
             except FileNotFoundError:  # deleted by the app meanwhile
                 continue
     return files, size, dirs
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with status {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the app did not answer at {url} within {timeout:.0f} s")
 
 
 def _png_bytes(rng: random.Random, side: int = 48) -> bytes:

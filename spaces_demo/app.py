@@ -69,10 +69,11 @@ def launch_kwargs(args: argparse.Namespace) -> dict:
     from guard import cache_lifespan
     from handlers import upload_folder
 
-    every = max(1, args.cache_ttl // 4)
+    every = max(1, args.cache_ttl // 4)  # Gradio's delete_cache period (see build_demo)
+    # A folder left empty by delete_cache is pruned once it has stayed empty for one period.
     return dict(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
                 max_file_size=MAX_FILE_SIZE, show_error=False,
-                app_kwargs={"lifespan": cache_lifespan(upload_folder(), every, args.cache_ttl)})
+                app_kwargs={"lifespan": cache_lifespan(upload_folder(), every, every)})
 
 
 def load_sources(args: argparse.Namespace) -> Sources:

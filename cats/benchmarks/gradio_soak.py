@@ -350,9 +350,11 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
                 print(f"  {n + 1} requests in {time.perf_counter() - t0:.0f} s", flush=True)
         report.seconds = time.perf_counter() - t0
         report.after = folders.snapshot()
-        # One clean-up period: Gradio deletes files older than the TTL every quarter of it; the app
-        # prunes the folders they leave.
-        time.sleep(cache_ttl * 1.25 + max(1.0, cache_ttl * 0.25) + 1)
+        # One clean-up: Gradio deletes files older than the TTL every quarter of it (a file goes at
+        # most TTL + one period after its last write); the app prunes a folder that has stayed empty
+        # for one period, checking once a period (two more periods). One second of slack.
+        period = max(1, cache_ttl // 4)
+        time.sleep(cache_ttl + 3 * period + 1)
         report.settled = folders.snapshot()
         if proc.poll() is not None:
             raise RuntimeError(f"the app died during the soak:\n{log.read_text()[-3000:]}")

@@ -76,7 +76,7 @@ def build(directory: Path) -> Path:
     (directory / "images").mkdir(parents=True, exist_ok=True)
     (directory / "annotations" / "xmls").mkdir(parents=True, exist_ok=True)
     trainval, test = names("trainval"), names("test")
-    for name, _, species, _ in trainval + test:
+    for name, _, _species, _ in trainval + test:
         data = b"this is not a jpeg" if name == CORRUPT else _jpeg(rng)
         (directory / "images" / f"{name}.jpg").write_bytes(data)
     for name, _, species, _ in trainval:

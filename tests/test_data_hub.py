@@ -145,7 +145,7 @@ def test_generic_dataset_columns_found_by_features_and_labels_kept_per_image(bui
     assert _counts(splits["test"]) == {"Maine Coon": 1, "Russian Blue": 1, "Siamese": 1, "Bengal": 1, "Sphynx": 1,
                                        "other": 2}
     colours = {}
-    for name, (ours, colour, _) in hx.GENERIC_LABELS.items():
+    for ours, colour, _ in hx.GENERIC_LABELS.values():
         colours.setdefault(CLASSIFIER_LABELS.index(ours), []).append(np.array(colour))
     for ds in splits.values():  # every image still carries its own label (one colour per class)
         mean = ds.images.float().mean(dim=(2, 3)).numpy()

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from cats.breeds import BREEDS, OTHER_ID, breed_id
-from cats.data import load_dataset
-from cats.data import oxford
+from cats.data import load_dataset, oxford
 from tests import oxford_fixture as fx
 
 CATS = [stem for stem, _, species, _ in fx.BREEDS if species == 1]

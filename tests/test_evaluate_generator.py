@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cats.breeds import BREEDS, NUM_BREEDS
-from cats.eval_generator import breed_accuracy, sample_sheet
+from cats.eval_generator import breed_accuracy
 from cats.evaluate import main
 from cats.fid import MIN_FID_SAMPLES, fid, frechet_distance
 

@@ -14,12 +14,12 @@ import torch
 
 from cats.breeds import BREEDS, CLASSIFIER_LABELS, NULL_ID
 from cats.export import export_pipeline
-from cats.flow import SIGMA_MIN
 from cats.export.cli import main as export_main
 from cats.export.exporter import write_variants
 from cats.export.golden import replay_golden
 from cats.export.graphs import GeneratorStep
 from cats.export.parity import GeneratorReference, case_weights, onnx_step, session, step_feed, torch_step
+from cats.flow import SIGMA_MIN
 from cats.onnx.manifest import decode_array, encode_array, read_golden, read_manifest, sha256, verify_files
 from cats.schedule import flow_sigmas
 

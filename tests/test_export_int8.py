@@ -8,15 +8,23 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from test_export import make_test_pipeline
 
 from cats.export.exporter import write_variants
 from cats.export.graphs import ExportAttention, GeneratorStep, export_friendly, export_generator
-from cats.export.int8 import (WEIGHT_MAX, Calibration, activation_ranges, layer_name, make_int8, quantize_matmuls,
-                              scheme_of, smooth, weight_matmuls)
+from cats.export.int8 import (
+    WEIGHT_MAX,
+    Calibration,
+    activation_ranges,
+    layer_name,
+    make_int8,
+    quantize_matmuls,
+    scheme_of,
+    smooth,
+    weight_matmuls,
+)
 from cats.export.parity import GeneratorReference, case_weights, session, step_feed
 from cats.models.dit import Attention
-
-from test_export import make_test_pipeline
 
 BUDGET = {"velocity_rel_rms": 0.02, "image20_rel_rms": 0.03}
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_export import shared_export
 
 from cats.images import load_image, to_model_array
 from cats.onnx import OnnxCatsPipeline
 from cats.onnx.pipeline import breed_weights
-from test_export import shared_export
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -52,7 +52,8 @@ def _loop_s(fn, steps: int) -> float:
 
 def _build(preset: str, out: Path):
     from cats.export import export_pipeline
-    from cats.models.classifier import PRESETS as CLASSIFIER_PRESETS, CatClassifier
+    from cats.models.classifier import PRESETS as CLASSIFIER_PRESETS
+    from cats.models.classifier import CatClassifier
     from cats.pipeline import CatsPipeline
 
     torch.manual_seed(0)

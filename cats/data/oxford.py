@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from cats.breeds import OTHER_ID, OXFORD_NAMES
-from cats.files import md5sum
 from cats.data.cache import cache_key, class_names_for, default_root, load_arrays, save_arrays
 from cats.data.dataset import ArrayDataset
 from cats.data.decode import decode_all
+from cats.files import md5sum
 
 DIRNAME = "oxford-iiit-pet"
 OXFORD_MIRROR = "timm/oxford-iiit-pet"  # the Hub copy (parquet): used when the official archive fails

@@ -18,10 +18,15 @@ import onnx
 from cats.export.golden import make_golden, replay_golden
 from cats.export.graphs import GeneratorStep, export_classifier, export_generator
 from cats.export.int8 import scheme_of
-from cats.export.manifest import (classifier_entry, file_entry, generator_entry, graph_io, new_manifest,
-                                  write_manifest)
-from cats.export.parity import (CLASSIFIER_BUDGETS, GENERATOR_BUDGETS, GeneratorReference, classifier_errors,
-                                over_budget, session)
+from cats.export.manifest import classifier_entry, file_entry, generator_entry, graph_io, new_manifest, write_manifest
+from cats.export.parity import (
+    CLASSIFIER_BUDGETS,
+    GENERATOR_BUDGETS,
+    GeneratorReference,
+    classifier_errors,
+    over_budget,
+    session,
+)
 from cats.export.precision import check_precisions, make_variant
 from cats.onnx.manifest import GOLDEN, read_golden, read_manifest, variant_path, verify_files
 

@@ -14,8 +14,17 @@ import numpy as np
 import torch
 
 from cats.breeds import breed_id
-from cats.export.parity import (CASES, case_weights, classifier_inputs, onnx_step, parity_noise, sample_loop,
-                                score_rel, step_feed, torch_step)
+from cats.export.parity import (
+    CASES,
+    case_weights,
+    classifier_inputs,
+    onnx_step,
+    parity_noise,
+    sample_loop,
+    score_rel,
+    step_feed,
+    torch_step,
+)
 from cats.onnx.manifest import encode_array
 from cats.schedule import flow_sigmas, transfer_sigmas
 

@@ -19,11 +19,26 @@ resumes from the newest committed one. With several GPUs the trainer's ranks nev
 """
 
 from cats.modal_jobs.commands import column_args, evaluate_command, export_command, launch_command, train_args
-from cats.modal_jobs.hub import (HF_TOKEN_ENV, MissingTokenError, data_description, measured_metrics, model_card,
-                                 push_to_hub)
+from cats.modal_jobs.hub import (
+                                 HF_TOKEN_ENV,
+                                 MissingTokenError,
+                                 data_description,
+                                 measured_metrics,
+                                 model_card,
+                                 push_to_hub,
+)
 from cats.modal_jobs.job import RunState, fetch_commands, image_size_for, prepare_data, read_state, run_job
-from cats.modal_jobs.spec import (DATA_SOURCES, GPU_TYPES, MAX_GPUS, MODELS, JobError, JobSpec, gpu_spec,
-                                  parse_train_args, validate)
+from cats.modal_jobs.spec import (
+                                 DATA_SOURCES,
+                                 GPU_TYPES,
+                                 MAX_GPUS,
+                                 MODELS,
+                                 JobError,
+                                 JobSpec,
+                                 gpu_spec,
+                                 parse_train_args,
+                                 validate,
+)
 from cats.modal_jobs.watch import complete_checkpoints, run_watched
 
 __all__ = [

@@ -94,7 +94,7 @@ def _raw_mahalanobis(train_f, train_y, shrinkage):
 
 
 def run_compare(args) -> str:
-    from cats.ood import auroc, fit_gaussian, threshold_at, OodStats
+    from cats.ood import OodStats, auroc, fit_gaussian, threshold_at
     from cats.ood.features import logits_and_features, logits_and_features_of
     from cats.ood.probes import held_out_faces, non_pictures, real_photos
 
@@ -114,8 +114,8 @@ def run_compare(args) -> str:
     t = model.config.temperature
     train_y = splits["train"][1]
     methods = {
-        "energy (tempered logits)": (penultimate, lambda l, f: _energy(l, t)),
-        "max softmax probability": (penultimate, lambda l, f: _msp(l, t)),
+        "energy (tempered logits)": (penultimate, lambda logits, f: _energy(logits, t)),
+        "max softmax probability": (penultimate, lambda logits, f: _msp(logits, t)),
         f"k-NN cosine, k={args.k}, penultimate": (penultimate, None),
         "Mahalanobis, penultimate": (penultimate, None),
         "Mahalanobis, penultimate, sqrt": (penultimate, None),
@@ -127,14 +127,14 @@ def run_compare(args) -> str:
         train_f = data[layer]["train"][1]
         if name.startswith("k-NN"):
             knn = _knn(train_f, args.k)
-            fn = (lambda knn: lambda l, f: knn(f))(knn)
+            fn = (lambda nn: lambda logits, f: nn(f))(knn)
         elif name.endswith("sqrt") or name.endswith("(shipped)"):
             w, m = fit_gaussian(train_f, train_y, shrink)
             stats = OodStats(w, m, 1.0, layer)
-            fn = (lambda s: lambda l, f: s.score(f))(stats)
+            fn = (lambda s: lambda logits, f: s.score(f))(stats)
         elif name.startswith("Mahalanobis"):
             maha = _raw_mahalanobis(train_f, train_y, shrink)
-            fn = (lambda s: lambda l, f: s(f))(maha)
+            fn = (lambda s: lambda logits, f: s(f))(maha)
         methods[name] = (layer, fn)
 
     test_y = splits["test"][1]

@@ -24,8 +24,8 @@ def logits_and_features(model, images: torch.Tensor, batch_size: int = 256) -> t
     try:
         for start in range(0, len(images), batch_size):
             x = eval_transform(images[start:start + batch_size].to(param.device), cfg.image_size, cfg.mean, cfg.std)
-            l, f = model.forward_with_features(x.to(param.dtype))
-            logits.append(l.double().cpu().numpy())
+            out, f = model.forward_with_features(x.to(param.dtype))
+            logits.append(out.double().cpu().numpy())
             feats.append(f.double().cpu().numpy())
     finally:
         model.train(was_training)
@@ -56,8 +56,8 @@ def logits_and_features_of(model, pictures, batch_size: int = 64) -> tuple[np.nd
     logits, feats = [], []
     try:
         for start in range(0, len(x), batch_size):
-            l, f = model.forward_with_features(torch.from_numpy(x[start:start + batch_size]).to(param.device, param.dtype))
-            logits.append(l.double().cpu().numpy())
+            out, f = model.forward_with_features(torch.from_numpy(x[start:start + batch_size]).to(param.device, param.dtype))
+            logits.append(out.double().cpu().numpy())
             feats.append(f.double().cpu().numpy())
     finally:
         model.train(was_training)

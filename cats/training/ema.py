@@ -31,7 +31,7 @@ class EMA:
         """Move the average towards ``model``'s current weights (call after each optimizer step)."""
         weight = 1.0 - self.current_decay()
         avg, live = [], []
-        for (name, a), b in zip(self.model.state_dict().items(), model.state_dict().values()):
+        for a, b in zip(self.model.state_dict().values(), model.state_dict().values()):
             if a.is_floating_point():
                 avg.append(a)
                 live.append(b.detach().to(a.dtype))

@@ -110,11 +110,11 @@ def _pipeline_trained_on(model_dir: Path) -> str | None:
 def build_app(args: argparse.Namespace, sources: Sources | None = None):
     """Load the backends, draw the breed thumbnails once and lay out the UI -> gr.Blocks."""
     import gradio as gr  # here, not at the top, so a wrong --model fails before the slow import
-
     from backends import make_backends
-    from cats.breeds import BREEDS
     from guard import DemoBlocks
     from handlers import LIMITS, SAMPLERS, Handlers, new_seed, pick_breed
+
+    from cats.breeds import BREEDS
 
     sources = sources or load_sources(args)
     manifest = read_manifest(sources.onnx_dir) if sources.onnx_dir else None

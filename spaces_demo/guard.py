@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import gradio as gr
-
 from handlers import image_source, refuse
 
 

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from backends import Backend, to_images
 from PIL import Image
 
-from backends import Backend, to_images
 from cats.breeds import BREEDS, breed_name
 from cats.classify import UNFAMILIAR
 from cats.images import ImageInputError, from_model_array, load_image, to_model_array

@@ -20,6 +20,8 @@ EPILOG = """examples:
   python -m cats.train generator --data oxford --download --preset small --out runs/oxford --steps 50000
   python -m cats.train generator --data folder:~/my_cats --preset tiny --out runs/mine --resume
   python -m cats.train generator --data hf:timm/oxford-iiit-pet --preset small --out runs/oxford-hub
+  python -m cats.training.pairs --teacher synthcats --out runs/pairs --count 8192
+  python -m cats.train fewstep --teacher synthcats --pairs runs/pairs --out runs/fast --minutes 20
   accelerate launch --multi_gpu --num_processes 4 -m cats.train generator ...   (no code change)
 
 --resume continues from the newest complete checkpoint in --out (same step, LR, EMA, data order).
@@ -80,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="python -m cats.train", description="Train the tiny-cats generator (DiT, flow matching) or the breed classifier.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="task", required=True, metavar="{generator,classifier}")
+    sub = parser.add_subparsers(dest="task", required=True, metavar="{generator,classifier,fewstep}")
     gen = sub.add_parser("generator", help="class-conditional DiT with flow matching", argument_default=argparse.SUPPRESS)
     _add_common(gen, "generator", list(DIT_PRESETS))
     gen.add_argument("--label-dropout", type=float,
@@ -91,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--sample-every", type=int,
                      help=f"steps between sample grids in RUN_DIR/samples, 0 = only at the end {_default('generator', 'sample_every')}")
     gen.add_argument("--sample-steps", type=int, help="denoising steps of the sample grids (default: 20)")
+    few = sub.add_parser("fewstep", help="few-step student of a generator (reflow on teacher pairs)",
+                         argument_default=argparse.SUPPRESS)
+    _add_common(few, "fewstep", list(DIT_PRESETS))
+    few.add_argument("--teacher", help="pipeline directory or bundled name the student copies and imitates")
+    few.add_argument("--pairs", help="teacher pairs directory (python -m cats.training.pairs --teacher ... --out DIR)")
+    few.add_argument("--fewstep-sigmas", choices=["mix", "uniform", "one"],
+                     help="training sigmas: mix (sigma 1, the few-step points and uniform), uniform (reflow), "
+                          "one (one-step distillation) (default: mix)")
     clf = sub.add_parser("classifier", help="breed classifier: 12 breeds + 'other'", argument_default=argparse.SUPPRESS)
     _add_common(clf, "classifier", list(CLASSIFIER_PRESETS))
     clf.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default: 0.1)")

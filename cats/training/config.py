@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-TASKS = ("generator", "classifier")
+TASKS = ("generator", "classifier", "fewstep")
 MIXED_PRECISION = ("no", "bf16", "fp16")
 
 # Fields that define the model: a checkpoint whose values differ cannot be resumed into this run.
@@ -24,6 +24,9 @@ TASK_DEFAULTS: dict[str, dict] = {
                       label_dropout=0.1, prediction_type=None, sample_every=1000, eval_every=500, adam_beta2=0.999),
     "classifier": dict(steps=3_000, batch_size=64, lr=1e-3, warmup=100, weight_decay=0.05, ema_decay=0.999,
                        label_dropout=0.0, sample_every=0, eval_every=250, adam_beta2=0.999),
+    # few-step student (reflow on teacher pairs): starts from the teacher, so a short, gentle schedule
+    "fewstep": dict(steps=2_000, batch_size=32, lr=1e-4, warmup=50, weight_decay=0.0, ema_decay=0.995,
+                    label_dropout=0.0, sample_every=0, eval_every=250, adam_beta2=0.999),
 }
 
 
@@ -70,6 +73,9 @@ class TrainConfig:
     num_per_class: int | None = None  # SynthCats images per class and split (None: the data layer's default)
     image_column: str | None = None  # hf: sources: the image column (None: the one Image feature)
     label_column: str | None = None  # hf: sources: the label column (None: the ClassLabel naming the most breeds)
+    teacher: str | None = None  # fewstep: the pipeline the student copies and imitates
+    pairs: str | None = None  # fewstep: teacher pairs directory (python -m cats.training.pairs)
+    fewstep_sigmas: str = "mix"  # fewstep: where the training sigmas come from ("mix" | "uniform" | "one")
 
     def model_signature(self) -> dict:
         """The fields that must match for a checkpoint to be resumed into this run."""
@@ -178,5 +184,7 @@ def _validate(cfg: TrainConfig) -> None:
     if (cfg.image_column or cfg.label_column) and not cfg.data.startswith("hf:"):
         raise ValueError(f"--image-column / --label-column name columns of a Hub dataset (--data hf:...), "
                          f"not of --data {cfg.data!r}")
+    if (cfg.teacher is not None or cfg.pairs is not None) and cfg.task != "fewstep":
+        raise ValueError("--teacher / --pairs are for the fewstep task (python -m cats.train fewstep ...)")
     if cfg.attach_to is not None and cfg.task != "classifier":
         raise ValueError("--attach-to is for the classifier: it saves the trained classifier into a pipeline directory")

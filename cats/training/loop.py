@@ -73,6 +73,10 @@ def make_task(config: TrainConfig, accelerator: Accelerator) -> Task:
         from cats.training.generator_task import GeneratorTask
 
         return GeneratorTask(config, accelerator)
+    if config.task == "fewstep":
+        from cats.training.fewstep_task import FewStepTask
+
+        return FewStepTask(config, accelerator)
     from cats.training.classifier_task import ClassifierTask
 
     return ClassifierTask(config, accelerator)

@@ -1,0 +1,269 @@
+"""Few-step generation: an equal-budget comparison of the student's training sigmas, and its figures.
+
+    python -m cats.benchmarks.fewstep --pairs runs/pairs --steps 1000 --variants mix,uniform,one --samples 600
+    python -m cats.benchmarks.fewstep evaluate --fast runs/fast/fast_transformer --samples 1200 --steps 1,2,4
+    python -m cats.benchmarks.fewstep --quick      # micro teacher, seconds (the test suite runs this)
+
+The comparison trains one student per ``--fewstep-sigmas`` variant (``cats.train fewstep``) on the
+same teacher pairs for the same number of optimizer steps of the same batch (equal compute: the
+variants differ only in where the training sigmas fall), then judges each at 1 and 2 steps, and
+the teacher itself at its default 20 guided steps and at 2 and 4 (what fewer steps give without a
+student). Judged like every generator here: FID against the SynthCats test split beside the
+train-vs-test floor at the same count, k-NN precision/recall, then the bundled classifier's breed
+accuracy; plus the mean squared distance of each image to the teacher's image from the same noise.
+Writes OUT/fewstep.json and OUT/fewstep.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VARIANTS = {
+    "mix": "40% sigma 1, 30% the few-step points (0.25, 0.5, 0.75), 30% uniform",
+    "uniform": "reflow: sigma ~ U(0, 1)",
+    "one": "one-step distillation: sigma 1 only",
+}
+COMMON = {"batch_size": 32, "lr": 1e-4, "warmup": 50, "ema_decay": 0.995, "seed": 0, "eval_every": 0,
+          "checkpoint_every": 0}
+QUICK = {"batch_size": 8}
+
+
+class StudentSampler:
+    """The student behind the pipeline's generation call (``breed=``, ``num_inference_steps=``, ``generator=``).
+
+    Noise is ``torch.randn(shape, generator=generator)`` as in ``CatsPipeline``, so the same seed gives
+    the student and the teacher the same starting noise and their images can be compared one to one.
+    """
+
+    def __init__(self, student):
+        self.student = student.eval()
+
+    def __call__(self, breed, num_inference_steps: int = 1, guidance_scale=None, generator=None,
+                 output_type: str = "pt", progress: bool = False):
+        import torch
+        from diffusers import ImagePipelineOutput
+
+        from cats.breeds import breed_weights
+        from cats.training.fewstep_task import run_student
+
+        if guidance_scale not in (None, 1.0):
+            raise ValueError("the few-step student has its guidance baked in; leave guidance_scale out")
+        cfg = self.student.config
+        weights = torch.from_numpy(breed_weights(breed, 1))
+        noise = torch.randn((len(weights), cfg.in_channels, cfg.sample_size, cfg.sample_size), generator=generator)
+        x = run_student(self.student, noise, weights, num_inference_steps, cfg.prediction_type)
+        images = (x.float().clamp(-1, 1) + 1) / 2
+        if output_type == "np":
+            images = images.permute(0, 2, 3, 1).numpy()
+        return ImagePipelineOutput(images=images)
+
+
+def judge(sampler, steps: int, samples: int, cache_dir: Path, reference=None, data_root: str | None = None,
+          size: int = 64) -> dict:
+    """One row: quality of ``samples`` balanced samples at ``steps`` (the ``recipes`` footing)."""
+    import torch
+
+    from cats.data import load_dataset
+    from cats.eval_generator import breed_accuracy, classify_tensors, generate_balanced, sample_quality
+    from cats.evaluate import find_classifier_dir
+    from cats.models.classifier import CatClassifier
+
+    extra = {"root": data_root} if data_root else {}
+    test = torch.as_tensor(load_dataset("synthcats", split="test", image_size=size, **extra).images)
+    train = torch.as_tensor(load_dataset("synthcats", split="train", image_size=size, **extra).images)
+    t0 = time.perf_counter()
+    fake, labels = generate_balanced(sampler, max(1, samples // 12), steps, None)
+    seconds = time.perf_counter() - t0
+    quality = sample_quality(fake, test, train, cache_dir, log=lambda *_: None)
+    judge_model = CatClassifier.from_pretrained(find_classifier_dir("synthcats")).eval()
+    acc = breed_accuracy(classify_tensors(judge_model, fake), labels)
+    row = {"steps": steps, "quality": quality, "accuracy": acc["mean"],
+           "min_breed_accuracy": min(acc["per_breed"].values()), "sample_seconds": round(seconds, 1)}
+    if reference is not None:
+        row["mse_to_teacher"] = float(((fake - reference) ** 2).mean())
+    return row, fake
+
+
+def _fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def table(rows: list[dict], command: str) -> str:
+    lines = [f"`{command}`", "",
+             "| model | training sigmas | steps | FID | floor | precision | recall | breed acc (min) | MSE to teacher |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        q = r["quality"]
+        lines.append(f"| {r['model']} | {r['what']} | {r['steps']} | {_fmt(q.get('fid'), '.1f')} | "
+                     f"{_fmt(q.get('fid_floor'), '.1f')} | {_fmt(q.get('precision'), '.3f')} | "
+                     f"{_fmt(q.get('recall'), '.3f')} | {r['accuracy']:.1%} ({r['min_breed_accuracy']:.0%}) | "
+                     f"{_fmt(r.get('mse_to_teacher'), '.4f')} |")
+    lines += ["", "FID, precision and recall: Inception pool features, k = 3, against the SynthCats test split; floor = "
+                  "train vs test images at the same count; breed acc = bundled classifier's top-1 on the samples (min "
+                  "over breeds); MSE to teacher = mean squared pixel distance ([-1, 1]) to the teacher's 20-step "
+                  "image from the same noise. Teacher rows: the base pipeline with its own schedule and guidance."]
+    return "\n".join(lines) + "\n"
+
+
+def _teacher_sampler(pipe):
+    def sample(breed, num_inference_steps, guidance_scale=None, generator=None, output_type="pt", progress=False):
+        return pipe(breed=breed, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
+                    generator=generator, output_type=output_type, progress=progress)
+
+    return sample
+
+
+def evaluate(teacher: str, students: dict[str, Path], steps: list[int], teacher_steps: list[int], samples: int,
+             cache_dir: Path, data_root: str | None = None, threads: int | None = None) -> list[dict]:
+    """Rows for the teacher at ``teacher_steps`` and each student at ``steps`` (same seeds throughout)."""
+    import torch
+
+    from cats.models.dit import CatDiT
+    from cats.pipeline import CatsPipeline
+
+    if threads:
+        torch.set_num_threads(threads)
+    pipe = CatsPipeline.from_pretrained(teacher)
+    pipe.set_progress_bar_config(disable=True)
+    size = pipe.transformer.config.sample_size
+    default_steps = pipe.config.default_num_inference_steps
+    rows = []
+    reference_row, reference = judge(_teacher_sampler(pipe), default_steps, samples, cache_dir, None, data_root, size)
+    for n in teacher_steps:
+        row = reference_row if n == default_steps else judge(_teacher_sampler(pipe), n, samples, cache_dir, reference,
+                                                             data_root, size)[0]
+        rows.append({"model": "teacher", "what": f"guidance {pipe.config.default_guidance_scale:g}", **row})
+        print(f"teacher {n} steps: FID {_fmt(row['quality'].get('fid'), '.1f')}", flush=True)
+    for name, path in students.items():
+        student = CatDiT.from_pretrained(str(path)).float().eval()
+        for n in steps:
+            row, _ = judge(StudentSampler(student), n, samples, cache_dir, reference, data_root, size)
+            rows.append({"model": f"student ({name})", "what": VARIANTS.get(name, name), **row})
+            print(f"student {name} {n} steps: FID {_fmt(row['quality'].get('fid'), '.1f')}", flush=True)
+    return rows
+
+
+def _run(cmd: list[str], log: Path) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=str(ROOT))
+    with log.open("w") as f:
+        if subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT).returncode != 0:
+            raise RuntimeError(f"`{shlex.join(cmd)}` failed; see {log}")
+
+
+def _quick_teacher(out: Path) -> tuple[str, Path]:
+    """A random (untrained, non-degenerate) micro pipeline and 384 two-step pairs of it (the least the task takes)."""
+    import torch
+
+    from cats.pipeline import CatsPipeline
+
+    teacher = out / "teacher"
+    pipe = CatsPipeline.from_preset("micro", seed=0)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # adaLN-Zero starts at exactly 0 output (grey images): give those layers small
+        for p in pipe.transformer.parameters():  # weights, and the breed table large ones, so images differ
+            if not p.any():
+                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+        table = pipe.transformer.y_embedder.weight
+        table.copy_(torch.randn(table.shape, generator=gen))
+    pipe.save_pretrained(str(teacher))
+    pairs = out / "pairs"
+    _run([sys.executable, "-m", "cats.training.pairs", "--teacher", str(teacher), "--out", str(pairs),
+          "--count", "384", "--steps", "2", "--threads", "1"], out / "pairs.log")
+    return str(teacher), pairs
+
+
+def run(teacher: str, pairs: Path | None, train_steps: int, variants: list[str], samples: int, out: Path,
+        quick: bool = False, threads: int | None = None, eval_steps=(1, 2), teacher_steps=(2, 4, 20)) -> list[dict]:
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    taken = [v for v in variants if (out / v).exists()]
+    if taken:
+        raise FileExistsError(f"{out} already holds runs {taken}: choose another --out or remove them")
+    threads = threads or os.cpu_count() or 1
+    if quick:
+        teacher, pairs = _quick_teacher(out)
+        teacher_steps = (2,)
+    if pairs is None:
+        raise ValueError("--pairs DIR is needed (python -m cats.training.pairs --teacher ... --out DIR)")
+    settings = {**COMMON, **(QUICK if quick else {}), "steps": train_steps, "threads": threads}
+    for v in variants:
+        flags = [f"--{k.replace('_', '-')}={val}" for k, val in settings.items()]
+        _run([sys.executable, "-m", "cats.train", "fewstep", "--teacher", str(teacher), "--pairs", str(pairs),
+              "--fewstep-sigmas", v, "--out", str(out / v), *flags], out / v / "train.log")
+    students = {v: out / v / "fast_transformer" for v in variants}
+    rows = evaluate(teacher, students, list(eval_steps), list(teacher_steps), samples, out / "features", threads=threads)
+    command = (f"python -m cats.benchmarks.fewstep --pairs {pairs} --steps {train_steps} --variants "
+               f"{','.join(variants)} --samples {samples}" if not quick else "python -m cats.benchmarks.fewstep --quick")
+    text = table(rows, command)
+    (out / "fewstep.json").write_text(json.dumps({"command": command, "train": settings, "rows": rows}, indent=2) + "\n")
+    (out / "fewstep.md").write_text(text)
+    print(text)
+    return rows
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated step counts, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"step counts must be positive integers, got {text!r}")
+    return values
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["evaluate"]:
+        p = argparse.ArgumentParser(prog="python -m cats.benchmarks.fewstep evaluate")
+        p.add_argument("--teacher", default="synthcats")
+        p.add_argument("--fast", type=Path, required=True, help="the student's folder (RUN_DIR/fast_transformer)")
+        p.add_argument("--samples", type=int, default=1200)
+        p.add_argument("--steps", type=_ints, default=[1, 2, 4])
+        p.add_argument("--teacher-steps", type=_ints, default=[20])
+        p.add_argument("--out", type=Path, default=None, help="write fewstep.json / fewstep.md here")
+        p.add_argument("--threads", type=int, default=None)
+        args = p.parse_args(argv[1:])
+        cache = Path.home() / ".cache" / "tiny-cats" / "inception"
+        rows = evaluate(args.teacher, {"shipped": args.fast}, args.steps, args.teacher_steps, args.samples, cache,
+                        threads=args.threads)
+        command = "python -m cats.benchmarks.fewstep evaluate " + shlex.join(argv[1:])
+        text = table(rows, command)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "fewstep.json").write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
+            (args.out / "fewstep.md").write_text(text)
+        print(text)
+        return
+    p = argparse.ArgumentParser(prog="python -m cats.benchmarks.fewstep", description=__doc__.split("\n\n")[0])
+    p.add_argument("--teacher", default="synthcats")
+    p.add_argument("--pairs", type=Path, default=None)
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps per variant (equal compute)")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--samples", type=int, default=600)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quick", action="store_true", help="micro teacher, 3 steps, 24 samples (seconds)")
+    args = p.parse_args(argv)
+    if args.quick:
+        out = args.out or Path(tempfile.mkdtemp(prefix="tiny-cats-fewstep-"))
+        run("", None, 3, args.variants.split(","), 24, out, quick=True, threads=1)
+        return
+    out = args.out or ROOT / "runs" / "fewstep"
+    run(args.teacher, args.pairs, args.steps, args.variants.split(","), args.samples, out, threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()

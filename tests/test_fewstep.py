@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from cats.training.fewstep_task import few_step_sigmas, run_student, train_sigmas
+from cats.schedule import few_step_sigmas
+from cats.training.fewstep_task import run_student, train_sigmas
 
 pytestmark = pytest.mark.timeout(600)
 

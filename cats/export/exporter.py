@@ -1,7 +1,8 @@
 """Export a CatsPipeline to ONNX: graphs, precision variants, manifest, golden fixtures; and re-check one.
 
 ``export_pipeline(pipe, out_dir)`` writes, into ``out_dir``:
-  generator.{fp32,fp16,int8}.onnx, classifier.{fp32,fp16}.onnx, manifest.json, golden.json.
+  generator.{fp32,fp16,int8}.onnx, classifier.{fp32,fp16}.onnx, manifest.json, golden.json, and
+  generator_fast.{fp32,fp16}.onnx when the pipeline has a few-step student (``fast_transformer``).
 Every variant is measured against the fp32 PyTorch model; one over its budget is not written and the
 reason goes into the manifest (``rejected_variants``) and the log. ``check_export`` re-hashes the
 files, re-measures every variant and replays the golden fixtures.
@@ -15,6 +16,16 @@ from pathlib import Path
 
 import onnx
 
+from cats.export.fast import (
+    FAST_BUDGETS,
+    FAST_PRECISIONS,
+    FastGeneratorStep,
+    export_fast_generator,
+    fast_entry,
+    fast_reference,
+    make_fast_golden,
+    replay_fast_golden,
+)
 from cats.export.golden import make_golden, replay_golden
 from cats.export.graphs import GeneratorStep, export_classifier, export_generator
 from cats.export.int8 import scheme_of
@@ -50,6 +61,11 @@ def _shift(pipe) -> float:
 def _defaults(pipe) -> dict:
     return {"num_inference_steps": int(pipe.config.default_num_inference_steps),
             "guidance_scale": float(pipe.config.default_guidance_scale)}
+
+
+def baked_guidance(pipe) -> float:
+    """The guidance the few-step student learned from its teacher's images (recorded when it was bundled)."""
+    return float(pipe.config.get("fast_guidance_scale") or pipe.config.default_guidance_scale)
 
 
 def _variant_file(graph: str, precision: str) -> str:
@@ -140,14 +156,29 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8
         write_variants(classifier, clf_fp32, "classifier", [p for p in precisions if p in CLASSIFIER_PRECISIONS],
                       lambda sess: classifier_errors(pipe.classifier, sess, temperature), clf_budgets, out_dir)
 
-    for entry in (generator, classifier):
+    fast, fast_step = None, None
+    fast_transformer = getattr(pipe, "fast_transformer", None)
+    if fast_transformer is not None:  # the few-step student (cats.export.fast)
+        fast_step = FastGeneratorStep(fast_transformer.eval()).eval()
+        with tempfile.TemporaryDirectory() as tmp:
+            fast_fp32 = export_fast_generator(fast_transformer, Path(tmp) / "generator_fast.onnx")
+        fast = fast_entry(fast_transformer, fast_fp32, baked_guidance(pipe))
+        write_variants(fast, fast_fp32, "generator_fast", [p for p in precisions if p in FAST_PRECISIONS],
+                       fast_reference(fast_step).errors, FAST_BUDGETS, out_dir)
+    else:
+        for stale in out_dir.glob("generator_fast.*.onnx"):  # a re-export without a student leaves none behind
+            stale.unlink()
+
+    for entry in (generator, classifier, fast):
         if entry is not None:
             entry["default_variant"] = served_variant(entry)
     gen_sess = session(str(out_dir / generator["variants"]["fp32"]["file"]))
     clf_sess = session(str(out_dir / classifier["variants"]["fp32"]["file"])) if classifier else None
     golden = make_golden(step, gen_sess, defaults["guidance_scale"], shift, pipe.classifier, clf_sess)
+    if fast is not None:
+        golden["fast"] = make_fast_golden(fast_step, session(str(out_dir / fast["variants"]["fp32"]["file"])))
     (out_dir / GOLDEN).write_text(json.dumps(golden) + "\n")
-    manifest = new_manifest(weights_info(pipe, name or "unnamed"), generator, classifier)
+    manifest = new_manifest(weights_info(pipe, name or "unnamed"), generator, classifier, fast)
     write_manifest(manifest, out_dir)
     print(f"wrote {out_dir / 'manifest.json'}")
     return manifest
@@ -181,6 +212,11 @@ def check_export(pipe, out_dir: str | Path) -> list[str]:
             if (ood is None) != (block is None) or (ood is not None and block["threshold"] != ood.threshold):
                 problems.append(f"manifest familiarity threshold {block and block['threshold']!r} differs from the "
                                 f"classifier's {ood and ood.threshold!r}: re-export")
+    fast_transformer = getattr(pipe, "fast_transformer", None)
+    if (fast_transformer is None) != (manifest.get("generator_fast") is None):
+        problems.append("the export and the pipeline disagree on having a few-step generator: re-export")
+    elif fast_transformer is not None:
+        measures["generator_fast"] = fast_reference(FastGeneratorStep(fast_transformer.eval()).eval()).errors
     sessions = {}
     for graph, measure in measures.items():
         entry = manifest[graph]
@@ -194,6 +230,11 @@ def check_export(pipe, out_dir: str | Path) -> list[str]:
             broken = over_budget(measure(sess), variant["budget"])
             if broken:
                 problems.append(f"{graph} {precision} vs PyTorch: " + "; ".join(broken))
-    problems += replay_golden(read_golden(out_dir, manifest), sessions[("generator", "fp32")],
-                              sessions.get(("classifier", "fp32")))
+    golden = read_golden(out_dir, manifest)
+    problems += replay_golden(golden, sessions[("generator", "fp32")], sessions.get(("classifier", "fp32")))
+    if ("generator_fast", "fp32") in sessions:
+        if "fast" not in golden:
+            problems.append("golden.json has no few-step fixtures: re-export")
+        else:
+            problems += replay_fast_golden(golden["fast"], sessions[("generator_fast", "fp32")])
     return problems

@@ -87,6 +87,8 @@ def export_friendly(transformer: nn.Module) -> nn.Module:
 class GeneratorStep(nn.Module):
     """One classifier-free-guided Euler step of a generator (the exported step graph)."""
 
+    INPUTS = GENERATOR_INPUTS
+
     def __init__(self, transformer: nn.Module):
         super().__init__()
         self.transformer = transformer

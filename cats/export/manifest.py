@@ -75,9 +75,10 @@ def classifier_entry(classifier, model: onnx.ModelProto) -> dict:
             "default_variant": "fp32"}  # the exporter sets the served one
 
 
-def new_manifest(weights: dict, generator: dict, classifier: dict | None) -> dict:
+def new_manifest(weights: dict, generator: dict, classifier: dict | None, generator_fast: dict | None = None) -> dict:
+    """generator_fast: the few-step graph's block (``cats.export.fast``), null when there is no student."""
     return {"format": FORMAT, "version": VERSION, "weights": weights, "breeds": list(BREEDS), "null_id": NULL_ID,
-            "generator": generator, "classifier": classifier, "golden": GOLDEN}
+            "generator": generator, "classifier": classifier, "generator_fast": generator_fast, "golden": GOLDEN}
 
 
 def write_manifest(manifest: dict, out_dir: Path) -> Path:

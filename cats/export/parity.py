@@ -83,15 +83,17 @@ def step_feed(sample, sigma, sigma_next, class_weights, guidance_scale) -> dict[
 
 
 def torch_step(step: GeneratorStep, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(next_sample, pred_x0) of the PyTorch step module for a graph feed."""
+    """(next_sample, pred_x0) of the PyTorch step module for a graph feed (the inputs it takes, in order)."""
     with torch.no_grad():
-        nxt, x0 = step(*(torch.from_numpy(feed[k]) for k in
-                         ("sample", "sigma", "sigma_next", "class_weights", "guidance_scale")))
+        nxt, x0 = step(*(torch.from_numpy(feed[k]) for k in step.INPUTS))
     return nxt.numpy(), x0.numpy()
 
 
 def onnx_step(sess: ort.InferenceSession, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    nxt, x0 = sess.run(["next_sample", "pred_x0"], feed)
+    """(next_sample, pred_x0) of a step graph; feed entries the graph does not take are left out
+    (the few-step graph has no guidance_scale)."""
+    names = {i.name for i in sess.get_inputs()}
+    nxt, x0 = sess.run(["next_sample", "pred_x0"], {k: v for k, v in feed.items() if k in names})
     return nxt, x0
 
 
@@ -122,7 +124,8 @@ class GeneratorReference:
     Euler sample from the same noise).
     """
 
-    def __init__(self, step: GeneratorStep, guidance_scale: float, shift: float, image_steps: int = IMAGE_STEPS):
+    def __init__(self, step: GeneratorStep, guidance_scale: float, shift: float, image_steps: int = IMAGE_STEPS,
+                 image_sigmas=None):
         cfg = step.transformer.config
         weights = case_weights()
         self.image_steps = image_steps
@@ -134,7 +137,8 @@ class GeneratorReference:
         self.v_ref = np.stack([f["sample"] - torch_step(step, f)[0] for f in self.velocity_feeds])
         self.step_ref = [np.stack(torch_step(step, f)) for f in self.step_feeds]
         self.image_args = (parity_noise(len(weights), cfg.sample_size, cfg.in_channels),
-                           flow_sigmas(image_steps, shift), weights, guidance_scale)
+                           flow_sigmas(image_steps, shift) if image_sigmas is None
+                           else np.asarray(image_sigmas, np.float32), weights, guidance_scale)
         self.image_ref = sample_loop(lambda f: torch_step(step, f), *self.image_args)
 
     def errors(self, sess: ort.InferenceSession) -> dict[str, float]:

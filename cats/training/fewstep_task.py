@@ -26,6 +26,7 @@ from accelerate import Accelerator
 from torchvision.utils import make_grid
 
 from cats.flow import interpolate, model_velocity, velocity_target
+from cats.schedule import few_step_sigmas
 from cats.training.batches import IndexStream
 from cats.training.config import TrainConfig
 
@@ -33,13 +34,6 @@ FEWSTEP_SIGMAS = ("mix", "uniform", "one")
 MIX_POINTS = (0.25, 0.5, 0.75)  # the starts of the later steps of the uniform 2- and 4-step schedules
 VAL_PAIRS = 256  # the last pairs of the pairs directory are held out
 SAMPLE_COLUMNS = 4
-
-
-def few_step_sigmas(steps: int) -> list[float]:
-    """The few-step schedule: ``steps`` equal Euler steps from sigma 1 to 0 (steps + 1 values)."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"num_inference_steps must be a positive integer, got {steps!r}")
-    return [1.0 - i / steps for i in range(steps)] + [0.0]
 
 
 def train_sigmas(batch: int, mode: str, generator: torch.Generator) -> torch.Tensor:

@@ -22,15 +22,15 @@ from pathlib import Path
 import modal
 
 from cats import modal_jobs as jobs
+from cats.paths import EXPORT_SCRIPT, ROOT
 
-ROOT = Path(__file__).resolve().parent
 APP_NAME = "tiny-cats"
 DATA_VOLUME, DATA_DIR = "tiny-cats-data", "/data"  # Oxford-IIIT Pet archives, Hub downloads, preprocessed caches
 RUNS_VOLUME, RUNS_DIR = "tiny-cats-runs", "/runs"  # one directory per run (layout: cats/modal_jobs/__init__.py)
 HF_SECRET = "huggingface"  # `modal secret create huggingface HF_TOKEN=hf_...`: --push-to-hub, private/gated datasets
 REQUIREMENTS = ROOT / "requirements.txt"  # torch from PyPI is the CUDA build on Linux
 PYTHON_SOURCES = ("cats",)  # the whole package, so no file list can go stale
-LOCAL_FILES = {ROOT / "export.py": "/root/export.py"}  # beside /root/cats, where cats.modal_jobs looks for it
+LOCAL_FILES = {EXPORT_SCRIPT: "/root/export.py"}  # beside /root/cats, where cats.paths.EXPORT_SCRIPT points there
 TRAIN_TIMEOUT = 24 * 60 * 60  # Modal's maximum per attempt; every retry gets a fresh one
 DATA_TIMEOUT = 2 * 60 * 60
 RETRIES = modal.Retries(max_retries=6, backoff_coefficient=2.0, initial_delay=10.0, max_delay=60.0)

@@ -25,7 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cats.models.classifier import CatClassifier  # noqa: E402
-from cats.pipeline import WEIGHTS_DIR, CatsPipeline  # noqa: E402
+from cats.paths import BUNDLED_NAME, bundled_pipeline  # noqa: E402
+from cats.pipeline import CatsPipeline  # noqa: E402
 
 TRAINED_ON = ("SynthCats: procedural drawings of the 12 breeds made by cats.data.synthcats (64 px) - "
               "demo weights, never trained on photos")
@@ -36,14 +37,14 @@ def main(argv=None) -> Path:
     parser.add_argument("--generator", required=True, type=Path, help="RUN_DIR/pipeline of a generator run")
     parser.add_argument("--classifier", type=Path,
                         help="RUN_DIR/classifier of a classifier run (left out: keep the bundled classifier)")
-    parser.add_argument("--name", default="synthcats", help="bundled name (directory under cats/weights/)")
+    parser.add_argument("--name", default=BUNDLED_NAME, help="bundled name (directory under cats/weights/)")
     parser.add_argument("--trained-on", default=TRAINED_ON, help="what the weights learned from (shown by the demos)")
     args = parser.parse_args(argv)
     for path in (args.generator, args.classifier):
         if path is not None and not path.is_dir():
             parser.error(f"{path} is not a directory: train it first (see scripts/train_bundled.sh)")
     if args.classifier is None:
-        return replace_generator(args.generator, WEIGHTS_DIR / args.name, parser)
+        return replace_generator(args.generator, bundled_pipeline(args.name), parser)
 
     pipe = CatsPipeline.from_pretrained(args.generator)
     classifier = CatClassifier.from_pretrained(args.classifier)
@@ -52,7 +53,7 @@ def main(argv=None) -> Path:
                            default_guidance_scale=pipe.config.default_guidance_scale,
                            default_num_inference_steps=pipe.config.default_num_inference_steps,
                            trained_on=args.trained_on)
-    out = WEIGHTS_DIR / args.name
+    out = bundled_pipeline(args.name)
     if out.exists():
         shutil.rmtree(out)
     bundled.save_pretrained(out)

@@ -19,11 +19,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cats import paths  # light: the package root and cats.paths import nothing heavy
+
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent
-BUNDLED_NAME = "synthcats"
+BUNDLED_NAME = paths.BUNDLED_NAME
 # The bundled weights' export: the web client's copy in the repository, or onnx/ beside app.py on a Space.
-BUNDLED_ONNX = (REPO_ROOT / "webclient" / "public" / "models", HERE / "onnx")
+BUNDLED_ONNX = (paths.WEB_MODELS, HERE / paths.SPACE_EXPORT)
 ENV_MODEL = "TINY_CATS_MODEL"
 ENV_ONNX = "TINY_CATS_ONNX"
 _HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -45,9 +46,7 @@ class Sources:
 
 def bundled_model_dir(name: str = BUNDLED_NAME) -> Path:
     """The directory ``CatsPipeline.from_pretrained(name)`` loads (``cats/weights/<name>``)."""
-    import cats  # light: the package root imports nothing heavy
-
-    return Path(cats.__file__).resolve().parent / "weights" / name
+    return paths.bundled_pipeline(name)
 
 
 def _is_pipeline_dir(path: Path) -> bool:
@@ -74,7 +73,7 @@ def resolve_model(model: str | None, env: dict | None = None) -> tuple[Path, str
             raise SourceError(
                 f"the bundled SynthCats weights are missing: no model_index.json in {path}. "
                 "Train or fetch them (see README), or pass --model PIPELINE_DIR or --model OWNER/REPO.")
-        return path, f"bundled SynthCats demo weights (`cats/weights/{BUNDLED_NAME}`)"
+        return path, f"bundled SynthCats demo weights (`{_shown(path)}`)"
     path = Path(model).expanduser()
     if path.exists():
         if not _is_pipeline_dir(path):
@@ -88,6 +87,11 @@ def resolve_model(model: str | None, env: dict | None = None) -> tuple[Path, str
         return local, f"Hub repo [{model}](https://huggingface.co/{model})"
     raise SourceError(f"--model {model!r}: no such directory, and not a Hub repo id (OWNER/NAME); "
                       f"leave it out to use the bundled {BUNDLED_NAME!r} weights")
+
+
+def _shown(path: Path) -> str:
+    """A bundled path as the user sees it: relative to the checkout (or the Space's root)."""
+    return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
 
 
 def _check_export(path: Path, flag: str) -> Path:
@@ -109,9 +113,10 @@ def resolve_onnx(onnx: str | None, model_dir: Path, bundled: bool, env: dict | N
     if bundled:
         for path in BUNDLED_ONNX:
             if (path / "manifest.json").is_file():
-                return path, f"the bundled export (`{path.relative_to(REPO_ROOT)}`)"
-        return None, ("ONNX backend off: the bundled export `webclient/public/models` is missing "
-                      "(python export.py --model synthcats --out webclient/public/models)")
+                return path, f"the bundled export (`{_shown(path)}`)"
+        web = _shown(paths.WEB_MODELS)
+        return None, (f"ONNX backend off: the bundled export `{web}` is missing "
+                      f"(python export.py --model {BUNDLED_NAME} --out {web})")
     return None, "ONNX backend off: pass --onnx DIR (python export.py --model PIPELINE_DIR --out DIR)"
 
 

@@ -1,18 +1,16 @@
 """The committed SynthCats demo weights: they load by name, are trained (not a dummy), and ship as graphs."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from cats.breeds import NUM_BREEDS
 from cats.onnx.manifest import sha256
-from cats.pipeline import WEIGHTS_DIR, CatsPipeline
+from cats.paths import WEB_MODELS, bundled_pipeline
+from cats.pipeline import CatsPipeline
 
-ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = WEIGHTS_DIR / "synthcats"
-WEB_MODELS = ROOT / "webclient" / "public" / "models"
+BUNDLED = bundled_pipeline("synthcats")
 
 
 def test_bundled_pipeline_is_small_and_says_what_it_learned_from():

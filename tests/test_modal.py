@@ -20,7 +20,7 @@ import pytest
 
 import train_modal  # modal is in requirements.txt: a failing import must fail, not skip
 from cats import modal_jobs as jobs
-from cats.modal_jobs.spec import REPO_ROOT
+from cats.paths import ROOT as REPO_ROOT
 
 COMMON_ARGS = ("--num-per-class", "2", "--eval-every", "0", "--threads", "1")  # flags both tasks take
 MICRO_ARGS = COMMON_ARGS + ("--sample-steps", "1", "--keep", "100")  # generator only: 1-step final grid

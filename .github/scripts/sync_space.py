@@ -18,10 +18,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from cats import paths  # noqa: E402  (stdlib only: this job installs nothing but huggingface_hub)
+
 # (folder in this repository, folder on the Space; "" is the Space's root)
-LAYOUT = (("spaces_demo", ""), ("cats", "cats"), ("webclient/public/models", "onnx"))
+LAYOUT = (("spaces_demo", ""), ("cats", "cats"), (paths.WEB_MODELS.relative_to(ROOT).as_posix(), paths.SPACE_EXPORT))
 # Space folders that hold only what this script sends, so a file there that the repository dropped is stale.
-MIRRORED = ("cats/", "onnx/")
+MIRRORED = ("cats/", f"{paths.SPACE_EXPORT}/")
 
 
 def git(*args: str) -> str:

@@ -37,9 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cats.benchmarks.gradio_startup import _free_port, _wait_http  # the same launch helpers as the start-up benchmark
+from cats.paths import DEMO_APP
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "spaces_demo" / "app.py"
 RSS_GOAL_MB = 50.0
 STREAM_GOAL = 1.5  # streaming overhead / model time at the default settings
 # Words of Gradio's or Python's own refusals: none may reach a visitor.
@@ -271,7 +270,7 @@ def _public(snap: Snapshot) -> dict:
 
 def model_seconds(model: str | None, onnx: str | None, steps: int, guidance: float, runs: int) -> tuple[str, float]:
     """Median time of the app's default backend for one image at ``steps`` (no callback, no Gradio)."""
-    sys.path.insert(0, str(ROOT / "spaces_demo"))
+    sys.path.insert(0, str(DEMO_APP.parent))
     from backends import make_backends
     from sources import read_manifest, resolve_sources
 
@@ -324,7 +323,7 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
     flags += ["--onnx", str(onnx)] if onnx else []
     log = root / "app.log"
     with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, str(APP), *flags], stdout=sink, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen([sys.executable, str(DEMO_APP), *flags], stdout=sink, stderr=subprocess.STDOUT, env=env)
     report = Report(requests=requests, seconds=0.0)
     soaker = None
     try:

@@ -21,9 +21,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "spaces_demo" / "app.py"
-BUNDLED = ROOT / "cats" / "weights" / "synthcats"
+from cats.paths import DEMO_APP, bundled_pipeline
+
+BUNDLED = bundled_pipeline()
 GOAL_S = 10.0
 
 
@@ -56,7 +56,7 @@ def time_one_start(flags: list[str], timeout: float = 300.0) -> tuple[float, flo
     log = Path(tempfile.mkstemp(prefix="tiny-cats-app-", suffix=".log")[1])
     t0 = time.perf_counter()
     with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, str(APP), "--port", str(port), *flags],
+        proc = subprocess.Popen([sys.executable, str(DEMO_APP), "--port", str(port), *flags],
                                 stdout=sink, stderr=subprocess.STDOUT)
     try:
         _wait_http(url, proc, log, timeout)

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from cats.paths import ROOT
 
 # Settings shared by every variant (flags of `python -m cats.train generator`).
 COMMON = {"data": "synthcats", "preset": "tiny", "batch_size": 64, "lr": 6e-4, "warmup": 100, "ema_decay": 0.998,

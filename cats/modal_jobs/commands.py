@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cats.modal_jobs.spec import REPO_ROOT, JobSpec
+from cats.modal_jobs.spec import JobSpec
+from cats.paths import EXPORT_SCRIPT
 
 
 def train_args(task: str, spec: JobSpec, run_dir: Path, data_root: Path | None,
@@ -62,6 +63,6 @@ def evaluate_command(task: str, model_dir: Path, spec: JobSpec, data_root: Path 
 
 
 def export_command(pipeline_dir: Path, out_dir: Path, python: str = sys.executable,
-                   script: Path = REPO_ROOT / "export.py") -> list[str]:
+                   script: Path = EXPORT_SCRIPT) -> list[str]:
     """``python export.py --model PIPELINE_DIR --out OUT_DIR`` (ONNX graphs, manifest, golden fixtures)."""
     return [python, str(script), "--model", str(pipeline_dir), "--out", str(out_dir)]

@@ -6,14 +6,12 @@ import dataclasses
 import re
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
 
 MODELS = ("generator", "classifier", "both")
 DATA_SOURCES = ("oxford", "synthcats", "hf:OWNER/NAME[:CONFIG][@REVISION]")
 GPU_TYPES = ("A10G", "L40S", "A100", "H100")
 MAX_GPUS = 8  # GPUs of one type in one Modal container
 HUB_NAME = re.compile(r"hf:[\w.\-]+/[\w.\-]+(:[\w.\-]+)?(@[\w.\-/]+)?")
-REPO_ROOT = Path(__file__).resolve().parents[2]  # holds cats/ and export.py (/root on Modal)
 
 # Fields that change what a run trains: re-using a run name with other values is refused.
 RUN_IDENTITY = ("model", "data", "preset", "classifier_preset", "steps", "classifier_steps", "batch_size",

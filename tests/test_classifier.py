@@ -10,9 +10,9 @@ from PIL import Image
 from torchvision.models import get_model
 
 from cats.breeds import NUM_CLASSIFIER_OUTPUTS
-from cats.classifier_train_utils import augment, class_balanced_weights, eval_transform
 from cats.classify import classify, preprocess
 from cats.models.classifier import IMAGENET_MEAN, IMAGENET_STD, PRESETS, CatClassifier
+from cats.training.transforms import augment, class_balanced_weights, eval_transform
 
 BACKBONE = "regnet_y_400mf"  # the shipped default
 

@@ -1,4 +1,4 @@
-"""`python -m cats.evaluate classifier`: the metrics maths and the CLI end to end on a tiny model + tiny data."""
+"""`python -m cats.evaluation classifier`: the metrics maths and the CLI end to end on a tiny model + tiny data."""
 
 import json
 
@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from cats.breeds import CLASSIFIER_LABELS, OTHER_ID
-from cats.evaluate import classifier_metrics, find_classifier_dir, main
+from cats.evaluation.classifier import classifier_metrics, find_classifier_dir
+from cats.evaluation.cli import main
 from cats.models.classifier import CatClassifier
 
 

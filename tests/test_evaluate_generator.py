@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from cats.breeds import BREEDS, NUM_BREEDS
-from cats.eval_generator import breed_accuracy
-from cats.evaluate import main
-from cats.fid import MIN_FID_SAMPLES, fid, frechet_distance
+from cats.evaluation.cli import main
+from cats.evaluation.fid import MIN_FID_SAMPLES, fid, frechet_distance
+from cats.evaluation.generator import breed_accuracy
 
 
 def test_breed_accuracy_counts_per_requested_breed():

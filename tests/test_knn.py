@@ -1,10 +1,10 @@
-"""k-NN precision/recall and the memorisation check (cats.knn) on sets whose answers are known."""
+"""k-NN precision/recall and the memorisation check (cats.evaluation.knn) on sets whose answers are known."""
 
 import numpy as np
 import pytest
 import torch
 
-from cats.knn import memorisation, nearest_distances, precision_recall
+from cats.evaluation.knn import memorisation, nearest_distances, precision_recall
 
 
 def _blobs(n, centres, rng, spread=0.1):

@@ -167,12 +167,12 @@ def test_train_args_resume_always_and_attach_for_both(tmp_path):
 
 
 def test_evaluate_and_export_command_lines_match_their_clis(tmp_path):
-    from cats.evaluate import build_parser
+    from cats.evaluation.cli import build_parser
     from cats.export.cli import parse_args as export_args
 
     spec = jobs.JobSpec(run_name="r", data="oxford")
     cmd = jobs.evaluate_command("classifier", tmp_path / "clf", spec, Path("/data"), tmp_path / "m.json", python="py")
-    assert cmd[:4] == ["py", "-m", "cats.evaluate", "classifier"]
+    assert cmd[:4] == ["py", "-m", "cats.evaluation", "classifier"]
     args = build_parser().parse_args(cmd[3:])
     assert (args.model, args.data, args.split, args.data_root, args.out) == (
         str(tmp_path / "clf"), "oxford", "test", "/data", str(tmp_path / "m.json"))
@@ -214,7 +214,7 @@ def test_fetch_commands():
 
 
 def test_hub_dataset_flags_reach_the_trainer_and_the_evaluator(tmp_path):
-    from cats.evaluate import build_parser
+    from cats.evaluation.cli import build_parser
     from cats.training.cli import config_from_args
 
     spec = jobs.validate(jobs.JobSpec(run_name="r", model="both", data="hf:someone/cat-breeds:full@v2",

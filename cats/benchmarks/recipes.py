@@ -82,8 +82,14 @@ def judge(pipe, samples: int, data_root: str | None, cache_dir: Path, sheet: Pat
     import torch
 
     from cats.data import load_dataset
-    from cats.eval_generator import breed_accuracy, classify_tensors, generate_balanced, sample_quality, sample_sheet
-    from cats.evaluate import find_classifier_dir
+    from cats.evaluation.classifier import find_classifier_dir
+    from cats.evaluation.generator import (
+        breed_accuracy,
+        classify_tensors,
+        generate_balanced,
+        sample_quality,
+        sample_sheet,
+    )
     from cats.models.classifier import CatClassifier
 
     size = pipe.transformer.config.sample_size
@@ -142,7 +148,7 @@ def table(rows: dict[str, dict], command: str) -> str:
 
 def run(minutes: float, variants: list[str], parallel: int, samples: int, out: Path, quick: bool = False,
         data_root: str | None = None, threads: int | None = None) -> dict:
-    from cats.fid import cached_features
+    from cats.evaluation.fid import cached_features
 
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:

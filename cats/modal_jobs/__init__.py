@@ -9,7 +9,7 @@ Layout of one run inside the runs directory (the runs Volume on Modal)::
     <run>/job.json                 the request and the stages done (a retry skips those)
     <run>/generator/               RUN_DIR of `python -m cats.train generator`: checkpoints/, pipeline/, samples/
     <run>/classifier/              RUN_DIR of `python -m cats.train classifier`: checkpoints/, classifier/
-    <run>/metrics/<task>.json      `python -m cats.evaluate <task>` on the test split
+    <run>/metrics/<task>.json      `python -m cats.evaluation <task>` on the test split
     <run>/onnx/                    `python export.py`: graphs + manifest.json + golden.json
 
 Preemption: the trainer always runs with ``--resume`` (it starts fresh when there is no checkpoint),

@@ -1,4 +1,4 @@
-"""The command lines the job runs: ``cats.train`` (plain or under ``accelerate launch``), ``cats.evaluate``, ``export.py``."""
+"""The command lines the job runs: ``cats.train`` (plain or under ``accelerate launch``), ``cats.evaluation``, ``export.py``."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def launch_command(module_args: list[str], gpus: int, python: str = sys.executab
 
 def evaluate_command(task: str, model_dir: Path, spec: JobSpec, data_root: Path | None, out: Path,
                      python: str = sys.executable) -> list[str]:
-    """``python -m cats.evaluate TASK`` on the test split, writing its JSON metrics to ``out``."""
-    cmd = [python, "-m", "cats.evaluate", task, "--model", str(model_dir), "--data", spec.data,
+    """``python -m cats.evaluation TASK`` on the test split, writing its JSON metrics to ``out``."""
+    cmd = [python, "-m", "cats.evaluation", task, "--model", str(model_dir), "--data", spec.data,
            "--split", "test", "--out", str(out), *column_args(spec)]
     if spec.data == "oxford":
         cmd.append("--download")  # a no-op beside verified archives; reaches the Hub mirror if the data step used it

@@ -23,7 +23,7 @@ def _load(args):
     import torch
 
     from cats.data import load_dataset
-    from cats.evaluate import find_classifier_dir
+    from cats.evaluation.classifier import find_classifier_dir
     from cats.models.classifier import CatClassifier
 
     directory = find_classifier_dir(args.model)

@@ -14,7 +14,7 @@ def logits_and_features(model, images: torch.Tensor, batch_size: int = 256) -> t
 
     Features are the global average of ``model.ood_layer`` (CatClassifier.forward_with_features).
     """
-    from cats.classifier_train_utils import eval_transform
+    from cats.training.transforms import eval_transform
 
     cfg = model.config
     param = next(model.parameters())

@@ -45,7 +45,7 @@ class ClassifierTask:
         self.balanced = bool(present.max() > IMBALANCE_RATIO * present.min())
         self.sample_weights = None
         if self.balanced:
-            from cats.classifier_train_utils import class_balanced_weights
+            from cats.training.transforms import class_balanced_weights
 
             self.sample_weights = class_balanced_weights(self.train.labels, NUM_CLASSIFIER_OUTPUTS)
             log.info("class-balanced sampling: class counts %s", counts.tolist())
@@ -67,7 +67,7 @@ class ClassifierTask:
         return self.stream.batch(step, micro, cfg.grad_accum, cfg.batch_size, acc.process_index, acc.num_processes)
 
     def micro_batch_loss(self, model, step: int, micro: int, generator: torch.Generator) -> torch.Tensor:
-        from cats.classifier_train_utils import augment
+        from cats.training.transforms import augment
 
         cfg, mc = self.config, self.model_config
         idx = self._indices(step, micro, generator).to(self.device)
@@ -79,7 +79,7 @@ class ClassifierTask:
     @torch.no_grad()
     def val_logits(self, model) -> torch.Tensor:
         """Raw logits (N, 13) of the val split, deterministic preprocessing."""
-        from cats.classifier_train_utils import eval_transform
+        from cats.training.transforms import eval_transform
 
         mc = self.model_config
         model.eval()

@@ -1,15 +1,15 @@
 """Generator evaluation: FID beside its floor, k-NN precision/recall, memorisation, breed accuracy, sheet.
 
-``python -m cats.evaluate generator --model DIR --data synthcats`` calls :func:`evaluate_generator`.
+``python -m cats.evaluation generator --model DIR --data synthcats`` calls :func:`evaluate_generator`.
 Sample quality is judged as the field does, in this order:
   1. FID against the real split, printed beside the real-vs-real floor at the same sample size
      (``train`` vs ``test`` images: what a perfect generator would score with this many samples);
-  2. k-NN precision / recall on the same Inception features (``cats.knn``);
+  2. k-NN precision / recall on the same Inception features (``cats.evaluation.knn``);
   3. breed accuracy of samples under the project's classifier (a classifier trained on drawings
      can be pleased by colours alone, so it comes last).
 The memorisation check compares each sample's distance to its nearest training image with the same
 for test images. Every number written is measured here; FID is refused below
-``cats.fid.MIN_FID_SAMPLES`` images.
+``cats.evaluation.fid.MIN_FID_SAMPLES`` images.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def sample_quality(fake: torch.Tensor, real: torch.Tensor, train: torch.Tensor |
     split (uint8), for the floor (its first N images, balanced over breeds) and memorisation.
     Real-image features are cached in ``cache_dir``. FID-type figures need >= MIN_FID_SAMPLES.
     """
-    from cats.fid import MIN_FID_SAMPLES, InceptionFeatures, cached_features, frechet_distance
-    from cats.knn import memorisation, precision_recall
+    from cats.evaluation.fid import MIN_FID_SAMPLES, InceptionFeatures, cached_features, frechet_distance
+    from cats.evaluation.knn import memorisation, precision_recall
 
     n = len(fake)
     real = real[:n]
@@ -123,7 +123,7 @@ def evaluate_generator(pipe, real_images: torch.Tensor | None, out_json: Path, *
     classifier = classifier if classifier is not None else getattr(pipe, "classifier", None)
     if classifier is None:
         raise ValueError("breed accuracy of samples needs a trained classifier: the pipeline has none; "
-                         "pass --classifier DIR or train one with `python -m cats.train classifier --attach-to ...`")
+                         "pass --classifier DIR or train one with `python -m cats.training classifier --attach-to ...`")
     classifier.eval()
     steps = steps or pipe.config.default_num_inference_steps
     guidance = guidance if guidance is not None else pipe.config.default_guidance_scale

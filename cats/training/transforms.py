@@ -1,6 +1,8 @@
-"""Classifier training-side transforms, batched on the device (no PIL per sample), and sampling weights.
+"""Classifier transforms on batched tensors (no PIL per sample), and class-balanced sampling weights.
 
-Called by the training loop (``cats.training``) and the evaluator; the model file stays free of them.
+``augment`` and ``class_balanced_weights`` serve training (``classifier_task.py``); ``eval_transform``
+is also what ``cats.evaluation`` and the familiarity features (``cats.ood``) feed the classifier. The
+model file stays free of them.
 Inputs are uint8 image batches (B, 3, H, W) as ``cats.data`` stores them; outputs are float32
 (B, 3, S, S) normalised with the classifier's mean/std, exactly what ``CatClassifier.forward`` takes.
 ``eval_transform`` matches ``cats.classify.preprocess`` (centre square, antialiased bilinear resize)

@@ -1,11 +1,11 @@
 """The benchmark table runs end to end at its smallest size (speed goals are judged by people, not here)."""
 
-from cats import bench
+from cats.benchmarks import report
 
 
 def test_bench_quick_runs_every_part_and_prints_one_table(tmp_path, capsys):
     out = tmp_path / "bench.md"
-    results = bench.main(["--quick", "--no-browser", "--out", str(out)])
+    results = report.main(["--quick", "--no-browser", "--out", str(out)])
     for part in ("train", "onnx", "gradio", "synthcats"):
         assert results[part], part
     assert results["train"]["images_per_s"] and all(v > 0 for v in results["train"]["images_per_s"].values())

@@ -1,4 +1,4 @@
-"""The benchmark table: ``python -m cats.bench [--quick] [--out docs/benchmarks.md]``.
+"""The benchmark table: ``python -m cats.benchmarks [--quick] [--out docs/benchmarks.md]``.
 
 Runs every benchmark in ``cats.benchmarks`` in this one process (the browser figures come from the
 web client's ``npm run bench -- --json`` in a subprocess), then prints one Markdown table with the
@@ -16,9 +16,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WEB = ROOT / "webclient"
-BUNDLED_EXPORT = WEB / "public" / "models"
+from cats.paths import BUNDLED_NAME, WEB_DIR, WEB_MODELS
 
 
 def machine() -> str:
@@ -40,22 +38,22 @@ def onnx_section(quick: bool) -> dict:
     """Per-step latency of the bundled weights' export (a random model is exported when it is absent)."""
     from cats.benchmarks import onnx_latency
 
-    if (BUNDLED_EXPORT / "manifest.json").is_file():
+    if (WEB_MODELS / "manifest.json").is_file():
         from cats.pipeline import CatsPipeline
 
-        pipe = CatsPipeline.from_pretrained("synthcats")
+        pipe = CatsPipeline.from_pretrained(BUNDLED_NAME)
         pipe.set_progress_bar_config(disable=True)
-        return onnx_latency.run(quick=quick, pipe=pipe, export_dir=BUNDLED_EXPORT)
+        return onnx_latency.run(quick=quick, pipe=pipe, export_dir=WEB_MODELS)
     return onnx_latency.run(quick=quick)
 
 
 def browser_section(quick: bool) -> dict | None:
     """The web client's benchmark (headless Chromium, WASM); None with the reason printed if it cannot run."""
     cmd = ["npm", "run", "--silent", "bench", "--", "--json"] + (["--quick"] if quick else [])
-    if not (WEB / "node_modules").is_dir():
+    if not (WEB_DIR / "node_modules").is_dir():
         print("browser benchmark skipped: run `cd webclient && npm ci` first")
         return None
-    proc = subprocess.run(cmd, cwd=WEB, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(cmd, cwd=WEB_DIR, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd)}` failed in webclient/:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout[proc.stdout.index("{"):])
@@ -100,7 +98,8 @@ def table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run every part, print the table (and write it with --out); return the figures."""
+    parser = argparse.ArgumentParser(prog="python -m cats.benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smallest size of every part (seconds; used by CI)")
     parser.add_argument("--no-browser", action="store_true", help="leave out the headless-Chromium figures")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown table (and a .json) here")
@@ -116,14 +115,10 @@ def main(argv: list[str] | None = None) -> dict:
     results["gradio"] = gradio_startup.run(quick=args.quick)
     results["synthcats"] = synthcats.run(quick=args.quick)
     results["browser"] = None if args.no_browser else browser_section(args.quick)
-    md = f"Measured {header} with `python -m cats.bench`:\n\n{table(results)}\n"
+    md = f"Measured {header} with `python -m cats.benchmarks`:\n\n{table(results)}\n"
     print("\n" + md)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(md)
         args.out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     return results
-
-
-if __name__ == "__main__":
-    main()

@@ -2,7 +2,7 @@
 
 Infrastructure only: the image, the two Volumes, the GPU, retries, the Hugging Face secret and the
 command line. The work itself (data, training with resume, evaluation, export, model card, upload)
-is plain Python in ``cats.modal_jobs``, which calls ``cats.train``, ``cats.evaluation`` and ``export.py``.
+is plain Python in ``cats.modal_jobs``, which calls ``cats.training``, ``cats.evaluation`` and ``export.py``.
 
     modal setup                                                   # once: log in
     modal run train_modal.py --model both --data oxford --gpu A100

@@ -36,14 +36,14 @@ per_class = int(sys.argv[1]) if sys.argv[1] else None
 size = get_preset(sys.argv[2])["sample_size"]
 t0 = time.perf_counter()
 for split in ("train", "val", "test"):
-    extra = {"num_per_class": per_class} if per_class and split != "test" else {}  # as cats.train will ask
+    extra = {"num_per_class": per_class} if per_class and split != "test" else {}  # as cats.training will ask
     print(split, load_dataset("synthcats", split=split, image_size=size, **extra), flush=True)
 print(f"drawn in {time.perf_counter() - t0:.1f} s")
 EOF
 
 echo "==> training $PRESET for $MINUTES minutes"
 "$PY" -c 'import torch; print("device:", torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")'
-"$PY" -m cats.train generator --data synthcats --preset "$PRESET" --out "$RUN" --minutes "$MINUTES" \
+"$PY" -m cats.training generator --data synthcats --preset "$PRESET" --out "$RUN" --minutes "$MINUTES" \
   --batch-size "$BATCH" --lr "$LR" --warmup 500 --ema-decay 0.9995 --adam-beta2 0.95 "${data_args[@]}" \
   --checkpoint-every 2000 --eval-every 2000 --sample-every 0 --resume 2>&1 | tee "$RUN.log"
 

@@ -21,12 +21,12 @@ for stage in "${stages[@]}"; do
       # The recipe chosen by the equal-budget ablation (docs/generator_recipe.md). --steps is the LR
       # horizon (warm-up, then cosine to 10%): 7,176 is what the bundled run's speed probe estimated
       # for 66 minutes; --minutes stopped it at step 6,854 on the 2-core CPU.
-      python -m cats.train generator --data synthcats --preset "${GEN_PRESET:-tiny}" --out "$GEN" --seed 0 \
+      python -m cats.training generator --data synthcats --preset "${GEN_PRESET:-tiny}" --out "$GEN" --seed 0 \
         --batch-size 64 --lr "${GEN_LR:-1.2e-3}" --warmup 200 --ema-decay 0.999 --steps "${GEN_STEPS:-7176}" \
         --minutes "${GEN_MINUTES:-66}" --checkpoint-every 1000 --keep 12 --eval-every 1000 --sample-every 1000 \
         --threads 2 --compile --resume ;;
     classifier)
-      python -m cats.train classifier --data synthcats --preset tiny --out "$CLS" --seed 0 \
+      python -m cats.training classifier --data synthcats --preset tiny --out "$CLS" --seed 0 \
         --steps 1000 --minutes "${CLS_MINUTES:-25}" --batch-size 64 --lr 1e-3 \
         --checkpoint-every 250 --eval-every 250 --threads "${CLS_THREADS:-2}" --resume ;;
     bundle)

@@ -127,13 +127,13 @@ def test_entrypoint_flags():
 
 def test_multi_gpu_launch_command():
     args = ["generator", "--out", "/runs/r/generator"]
-    assert jobs.launch_command(args, 1, python="py") == ["py", "-m", "cats.train", *args]
+    assert jobs.launch_command(args, 1, python="py") == ["py", "-m", "cats.training", *args]
     cmd = jobs.launch_command(args, 4, python="py")
     assert cmd[:3] == ["py", "-m", "accelerate.commands.launch"]
     assert "--multi_gpu" in cmd and cmd[cmd.index("--num_processes") + 1] == "4"
     assert cmd[cmd.index("--num_machines") + 1] == "1"
     launch_opts, trainer = cmd[:cmd.index("-m", 3)], cmd[cmd.index("-m", 3):]
-    assert trainer == ["-m", "cats.train", *args]  # the trainer's own flags come after the module, untouched
+    assert trainer == ["-m", "cats.training", *args]  # the trainer's own flags come after the module, untouched
     assert "--out" not in launch_opts
     with pytest.raises(ValueError):
         jobs.launch_command(args, 0)
@@ -280,7 +280,7 @@ def test_prepare_data_builds_the_cache_the_trainer_reads(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in cached}
     jobs.prepare_data(spec, tmp_path)  # idempotent: the second call re-uses the caches
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps
-    with pytest.raises(ValueError, match="cats.train rejects"):
+    with pytest.raises(ValueError, match="cats.training rejects"):
         jobs.prepare_data(_micro_spec("bad", steps=10, preset="gigantic"), tmp_path)
 
 

@@ -11,8 +11,7 @@ from accelerate import Accelerator
 from PIL import Image
 
 from cats.breeds import NUM_CLASSIFIER_OUTPUTS, OTHER_ID
-from cats.train import main
-from cats.training.cli import config_from_args
+from cats.training.cli import config_from_args, main
 from cats.training.config import resolve
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from cats.train import main
 from cats.training import checkpoint as ckpt
-from cats.training.cli import config_from_args
+from cats.training.cli import config_from_args, main
 from cats.training.loop import Trainer
 
 pytestmark = pytest.mark.slow
@@ -87,7 +86,7 @@ def hanging(self, model, step, micro, generator):
         time.sleep(600)
     return loss
 GeneratorTask.micro_batch_loss = hanging
-from cats.train import main
+from cats.training.cli import main
 main(sys.argv[1:])
 """
 

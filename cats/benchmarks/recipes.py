@@ -4,7 +4,7 @@
     python -m cats.benchmarks.recipes --quick          # micro preset, seconds (the test suite runs this)
     python -m cats.benchmarks.recipes table runs/a runs/b   # one table from the rows of earlier runs
 
-Each variant is a set of ``cats.train generator`` settings on top of ``COMMON``. Every variant
+Each variant is a set of ``cats.training generator`` settings on top of ``COMMON``. Every variant
 trains for ``--minutes`` of wall-clock time with ``--steps`` left out, so its learning-rate
 schedule is fitted to the budget (``cats.training.lr``); ``--parallel N`` trains N variants at
 once with ``threads / N`` threads each, so variants of one round share the machine alike. Then
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from cats.paths import ROOT
 
-# Settings shared by every variant (flags of `python -m cats.train generator`).
+# Settings shared by every variant (flags of `python -m cats.training generator`).
 COMMON = {"data": "synthcats", "preset": "tiny", "batch_size": 64, "lr": 6e-4, "warmup": 100, "ema_decay": 0.998,
           "seed": 0, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0}
 
@@ -59,7 +59,7 @@ def train_command(name: str, out: Path, minutes: float, threads: int, quick: boo
     settings = {**COMMON, **VARIANTS[name][0], **(QUICK if quick else {})}
     if data_root:
         settings["data_root"] = data_root
-    return [sys.executable, "-m", "cats.train", "generator", *_flags(settings), "--out", str(out / name),
+    return [sys.executable, "-m", "cats.training", "generator", *_flags(settings), "--out", str(out / name),
             "--minutes", str(minutes), "--threads", str(threads)]
 
 

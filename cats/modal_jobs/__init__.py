@@ -7,8 +7,8 @@ Volume. Everything here works on ordinary directories, so the tests use temporar
 Layout of one run inside the runs directory (the runs Volume on Modal)::
 
     <run>/job.json                 the request and the stages done (a retry skips those)
-    <run>/generator/               RUN_DIR of `python -m cats.train generator`: checkpoints/, pipeline/, samples/
-    <run>/classifier/              RUN_DIR of `python -m cats.train classifier`: checkpoints/, classifier/
+    <run>/generator/               RUN_DIR of `python -m cats.training generator`: checkpoints/, pipeline/, samples/
+    <run>/classifier/              RUN_DIR of `python -m cats.training classifier`: checkpoints/, classifier/
     <run>/metrics/<task>.json      `python -m cats.evaluation <task>` on the test split
     <run>/onnx/                    `python export.py`: graphs + manifest.json + golden.json
 

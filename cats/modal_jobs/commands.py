@@ -1,4 +1,4 @@
-"""The command lines the job runs: ``cats.train`` (plain or under ``accelerate launch``), ``cats.evaluation``, ``export.py``."""
+"""The command lines the job runs: ``cats.training`` (plain or under ``accelerate launch``), ``cats.evaluation``, ``export.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cats.paths import EXPORT_SCRIPT
 
 def train_args(task: str, spec: JobSpec, run_dir: Path, data_root: Path | None,
                attach_to: Path | None = None) -> list[str]:
-    """The ``cats.train`` arguments (what follows ``-m cats.train``) for one task of ``spec``.
+    """The ``cats.training`` arguments (what follows ``-m cats.training``) for one task of ``spec``.
 
     ``--resume`` is always there: it continues from the newest complete checkpoint in
     ``run_dir/task`` and starts at step 0 when there is none, so a retry needs no other flag.
@@ -38,7 +38,7 @@ def column_args(spec: JobSpec) -> list[str]:
 
 
 def launch_command(module_args: list[str], gpus: int, python: str = sys.executable) -> list[str]:
-    """``python -m cats.train ARGS`` on one GPU, ``accelerate launch --multi_gpu ... -m cats.train ARGS`` on several.
+    """``python -m cats.training ARGS`` on one GPU, ``accelerate launch --multi_gpu ... -m cats.training ARGS`` on several.
 
     The trainer is the same program either way (accelerate configures it from the launcher's
     environment); bf16 is supported by every GPU in ``GPU_TYPES``.
@@ -46,10 +46,10 @@ def launch_command(module_args: list[str], gpus: int, python: str = sys.executab
     if gpus < 1:
         raise ValueError(f"gpus must be >= 1, got {gpus}")
     if gpus == 1:
-        return [python, "-m", "cats.train", *module_args]
+        return [python, "-m", "cats.training", *module_args]
     return [python, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(gpus),
             "--num_machines", "1", "--mixed_precision", "bf16", "--dynamo_backend", "no",
-            "-m", "cats.train", *module_args]
+            "-m", "cats.training", *module_args]
 
 
 def evaluate_command(task: str, model_dir: Path, spec: JobSpec, data_root: Path | None, out: Path,

@@ -67,7 +67,7 @@ def read_state(run_dir: Path) -> dict:
 
 
 def train_config(task: str, spec: JobSpec, data_root: Path | None):
-    """The resolved ``TrainConfig`` that ``cats.train`` will build from the same arguments (its own parser)."""
+    """The resolved ``TrainConfig`` that ``cats.training`` will build from the same arguments (its own parser)."""
     from cats.training.cli import config_from_args
     from cats.training.config import resolve
 
@@ -75,7 +75,7 @@ def train_config(task: str, spec: JobSpec, data_root: Path | None):
     try:
         return resolve(config_from_args(argv))
     except SystemExit as exc:  # argparse has printed what is wrong (e.g. an unknown --preset)
-        raise ValueError(f"cats.train rejects these arguments: {shlex.join(argv)}") from exc
+        raise ValueError(f"cats.training rejects these arguments: {shlex.join(argv)}") from exc
 
 
 def image_size_for(config) -> int:

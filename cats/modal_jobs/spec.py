@@ -37,7 +37,7 @@ class JobSpec:
     image_size: int | None = None  # None: each preset's own
     gpus: int = 1
     checkpoint_every: int = 500
-    train_args: tuple[str, ...] = ()  # extra `cats.train` flags for every task, e.g. ("--lr", "1e-4")
+    train_args: tuple[str, ...] = ()  # extra `cats.training` flags for every task, e.g. ("--lr", "1e-4")
     evaluate: bool = True
     export: bool = True
     image_column: str | None = None  # hf: data only: the columns to read (None: found by their features)

@@ -16,7 +16,7 @@ from cats.paths import ROOT
 
 
 def complete_checkpoints(task_dir: Path) -> list[int]:
-    """Steps of the complete checkpoints (marker present) of one ``cats.train`` run dir, oldest first."""
+    """Steps of the complete checkpoints (marker present) of one ``cats.training`` run dir, oldest first."""
     from cats.training.checkpoint import MARKER_FILE, list_checkpoints
 
     steps = []

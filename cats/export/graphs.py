@@ -27,7 +27,7 @@ from cats.breeds import NUM_CLASSIFIER_OUTPUTS, NUM_SLOTS
 from cats.flow import euler_step, guided_velocity
 from cats.models.dit import Attention
 
-OPSET = 18  # opset 17 produced a Split that onnxruntime rejects (DESIGN.md facts)
+OPSET = 18  # at opset 17 the exporter wrote a Split node that onnxruntime refuses to load
 BATCH = "batch"  # the name of the dynamic batch dimension in every graph
 GENERATOR_INPUTS = ("sample", "sigma", "sigma_next", "class_weights", "guidance_scale")
 GENERATOR_OUTPUTS = ("next_sample", "pred_x0")

@@ -22,7 +22,7 @@ check against PyTorch then decides, as for every variant, whether the file is wr
 
 Quantised MatMuls: weights int8 per output column with 7-bit values (-63..63), so a uint8 x int8
 pair cannot saturate the 16-bit intermediate that AVX2 CPUs without VNNI use (full-range signed
-weights gave ~25% error there, DESIGN.md facts); activations ``DynamicQuantizeLinear`` (uint8, per
+weights gave about 25% error on such a CPU); activations ``DynamicQuantizeLinear`` (uint8, per
 tensor, per call) -> ``MatMulInteger`` -> float scale, the pattern onnxruntime fuses into one
 ``DynamicQuantizeMatMul`` on x86 (VNNI/AMX kernels where the CPU has them).
 """

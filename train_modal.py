@@ -32,6 +32,8 @@ REQUIREMENTS = ROOT / "requirements.txt"  # torch from PyPI is the CUDA build on
 PYTHON_SOURCES = ("cats",)  # the whole package, so no file list can go stale
 LOCAL_FILES = {EXPORT_SCRIPT: "/root/export.py"}  # beside /root/cats, where cats.paths.EXPORT_SCRIPT points there
 TRAIN_TIMEOUT = 24 * 60 * 60  # Modal's maximum per attempt; every retry gets a fresh one
+# A `.remote()` call expires after 24 hours, and a training that is preempted and retried can run longer: the
+# entrypoint spawns it and waits on the call instead (`.spawn(...).get()`), as Modal's long-training example does.
 DATA_TIMEOUT = 2 * 60 * 60
 RETRIES = modal.Retries(max_retries=6, backoff_coefficient=2.0, initial_delay=10.0, max_delay=60.0)
 DATA_RETRIES = modal.Retries(max_retries=2, initial_delay=5.0)  # a dropped download is tried again
@@ -59,8 +61,10 @@ def prepare_data(spec: dict) -> dict:
     return counts
 
 
+# single_use_containers=True (modal 1.6's name for max_inputs=1): each attempt, retries included, starts in a
+# fresh container, never in one a failed attempt left behind (GPU memory, half-written files).
 @app.function(gpu=DEFAULT_GPU, volumes={DATA_DIR: data_volume, RUNS_DIR: runs_volume},
-              timeout=TRAIN_TIMEOUT, retries=RETRIES, cpu=8, memory=32768)
+              timeout=TRAIN_TIMEOUT, retries=RETRIES, single_use_containers=True, cpu=8, memory=32768)
 def train(spec: dict, push_to_hub: str = "") -> dict:
     """Train (resuming), evaluate and export; the GPU type and the HF secret are set per call (with_options)."""
     job = jobs.JobSpec.from_dict(spec)
@@ -130,7 +134,7 @@ def main(model: str = "both", data: str = "oxford", preset: str | None = None,
 
     counts = data_fn.remote(spec.to_dict())
     print("data ready: " + ", ".join(f"{name}: {n} images" for name, n in counts.items()))
-    summary = train_fn.remote(spec.to_dict(), push_to_hub or "")
+    summary = train_fn.spawn(spec.to_dict(), push_to_hub or "").get()  # not .remote(): see TRAIN_TIMEOUT
 
     for task in spec.tasks:
         print(f"{task}: finished at step {summary[task]['final_step']} "

@@ -58,6 +58,9 @@ def test_app_functions_gpu_retries_and_volumes():
     assert {p: v.name for p, v in train.volumes.items()} == {
         train_modal.DATA_DIR: train_modal.DATA_VOLUME, train_modal.RUNS_DIR: train_modal.RUNS_VOLUME}
 
+    # modal-examples' long training: every attempt (a retry after preemption too) in a fresh container
+    assert train.single_use_containers and train_modal.train_on("H100", 2).info().single_use_containers
+
     data = train_modal.prepare_data.info()
     assert data.gpus == [] and data.timeout < train.timeout  # the download and caching run on CPU
     assert {p: v.name for p, v in data.volumes.items()} == {train_modal.DATA_DIR: train_modal.DATA_VOLUME}
@@ -120,6 +123,37 @@ def test_entrypoint_flags():
     assert params["push_to_hub"] == "me/cats" and params["no_eval"] is False
     assert jobs.parse_train_args(params["train_args"]) == ("--lr", "1e-4")
     assert (params["label_column"], params["image_column"]) == ("breed", None)
+
+
+def test_entrypoint_spawns_the_training_and_waits_on_the_call(monkeypatch, capsys):
+    """`.remote()` calls expire after 24 hours, which a retried 24 h training exceeds: spawn, then get."""
+    calls = []
+
+    class Call:
+        def get(self, timeout=None):
+            calls.append("get")
+            return {"run": "r1", "generator": {"final_step": 40, "resumed_from": 20}, "stages": {}}
+
+    class Train:
+        def spawn(self, spec, push_to_hub):
+            calls.append(("spawn", spec["run_name"], spec["steps"], push_to_hub))
+            return Call()
+
+        def remote(self, *args, **kwargs):
+            raise AssertionError("the 24 h training must not be called with .remote()")
+
+    class PrepareData:
+        def remote(self, spec):
+            calls.append(("prepare", spec["run_name"]))
+            return {"train": 24}
+
+    monkeypatch.setattr(train_modal, "train_on", lambda gpu, gpus, secrets=None: Train())
+    monkeypatch.setattr(train_modal, "prepare_data", PrepareData())
+    train_modal.main.info.raw_f(model="generator", data="synthcats", steps=40, run_name="r1", no_eval=True)
+    assert calls == [("prepare", "r1"), ("spawn", "r1", 40, ""), "get"]
+    out = capsys.readouterr().out
+    assert "generator: finished at step 40 (this call resumed from step 20)" in out
+    assert "modal volume get tiny-cats-runs r1/generator/pipeline r1/generator" in out
 
 
 # ---------------------------------------------------------------- command lines, as data

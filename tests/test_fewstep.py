@@ -99,7 +99,7 @@ def test_pairs_are_the_teachers_images_resumable_and_refuse_other_settings(tmp_p
 
 
 def test_reflow_brings_the_student_closer_to_the_teacher(tmp_path):
-    from cats.train import main as train_main
+    from cats.training.cli import main as train_main
 
     _random_teacher(tmp_path / "teacher")
     _pairs(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "pairs"), "--count", "384",
@@ -128,7 +128,7 @@ def test_reflow_brings_the_student_closer_to_the_teacher(tmp_path):
 
 
 def test_fewstep_task_refuses_missing_inputs(tmp_path):
-    from cats.train import main as train_main
+    from cats.training.cli import main as train_main
 
     with pytest.raises(ValueError, match="--teacher PIPELINE"):
         train_main(["fewstep", "--out", str(tmp_path / "x"), "--steps", "1"])

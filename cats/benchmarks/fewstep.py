@@ -4,7 +4,7 @@
     python -m cats.benchmarks.fewstep evaluate --fast runs/fast/fast_transformer --samples 1200 --steps 1,2,4
     python -m cats.benchmarks.fewstep --quick      # micro teacher, seconds (the test suite runs this)
 
-The comparison trains one student per ``--fewstep-sigmas`` variant (``cats.train fewstep``) on the
+The comparison trains one student per ``--fewstep-sigmas`` variant (``cats.training fewstep``) on the
 same teacher pairs for the same number of optimizer steps of the same batch (equal compute: the
 variants differ only in where the training sigmas fall), then judges each at 1 and 2 steps, and
 the teacher itself at its default 20 guided steps and at 2 and 4 (what fewer steps give without a
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from cats.paths import ROOT
 
 VARIANTS = {
     "mix": "40% sigma 1, 30% the few-step points (0.25, 0.5, 0.75), 30% uniform",
@@ -201,7 +201,7 @@ def run(teacher: str, pairs: Path | None, train_steps: int, variants: list[str],
     settings = {**COMMON, **(QUICK if quick else {}), "steps": train_steps, "threads": threads}
     for v in variants:
         flags = [f"--{k.replace('_', '-')}={val}" for k, val in settings.items()]
-        _run([sys.executable, "-m", "cats.train", "fewstep", "--teacher", str(teacher), "--pairs", str(pairs),
+        _run([sys.executable, "-m", "cats.training", "fewstep", "--teacher", str(teacher), "--pairs", str(pairs),
               "--fewstep-sigmas", v, "--out", str(out / v), *flags], out / v / "train.log")
     students = {v: out / v / "fast_transformer" for v in variants}
     rows = evaluate(teacher, students, list(eval_steps), list(teacher_steps), samples, out / "features", threads=threads)

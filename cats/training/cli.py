@@ -1,4 +1,4 @@
-"""``python -m cats.train {generator,classifier} ...``: flags -> TrainConfig -> Trainer.run().
+"""``python -m cats.training {generator,classifier} ...``: flags -> TrainConfig -> Trainer.run().
 
 Priority: flags > ``--config FILE`` > task defaults > TrainConfig defaults. Flags left out do not
 override the file (argparse defaults are suppressed), so a config file can hold a whole run.
@@ -14,15 +14,15 @@ from typing import Callable, Sequence
 from cats.training.config import FIELD_NAMES, MIXED_PRECISION, TASK_DEFAULTS, TrainConfig, load_config_file
 
 EPILOG = """examples:
-  python -m cats.train generator --data synthcats --preset tiny --out runs/gen --minutes 30
-  python -m cats.train classifier --data synthcats --preset tiny --out runs/clf --steps 1500 \\
+  python -m cats.training generator --data synthcats --preset tiny --out runs/gen --minutes 30
+  python -m cats.training classifier --data synthcats --preset tiny --out runs/clf --steps 1500 \\
       --attach-to runs/gen/pipeline
-  python -m cats.train generator --data oxford --download --preset small --out runs/oxford --steps 50000
-  python -m cats.train generator --data folder:~/my_cats --preset tiny --out runs/mine --resume
-  python -m cats.train generator --data hf:timm/oxford-iiit-pet --preset small --out runs/oxford-hub
+  python -m cats.training generator --data oxford --download --preset small --out runs/oxford --steps 50000
+  python -m cats.training generator --data folder:~/my_cats --preset tiny --out runs/mine --resume
+  python -m cats.training generator --data hf:timm/oxford-iiit-pet --preset small --out runs/oxford-hub
   python -m cats.training.pairs --teacher synthcats --out runs/pairs --count 8192
-  python -m cats.train fewstep --teacher synthcats --pairs runs/pairs --out runs/fast --minutes 20
-  accelerate launch --multi_gpu --num_processes 4 -m cats.train generator ...   (no code change)
+  python -m cats.training fewstep --teacher synthcats --pairs runs/pairs --out runs/fast --minutes 20
+  accelerate launch --multi_gpu --num_processes 4 -m cats.training generator ...   (no code change)
 
 --resume continues from the newest complete checkpoint in --out (same step, LR, EMA, data order).
 --minutes without --steps: the LR horizon is estimated from the speed measured over the first
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     from cats.models.classifier import PRESETS as CLASSIFIER_PRESETS
     from cats.models.dit import PRESETS as DIT_PRESETS
 
-    parser = argparse.ArgumentParser(prog="python -m cats.train", description="Train the tiny-cats generator (DiT, flow matching) or the breed classifier.",
+    parser = argparse.ArgumentParser(prog="python -m cats.training", description="Train the tiny-cats generator (DiT, flow matching) or the breed classifier.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="task", required=True, metavar="{generator,classifier,fewstep}")
     gen = sub.add_parser("generator", help="class-conditional DiT with flow matching", argument_default=argparse.SUPPRESS)

@@ -185,6 +185,6 @@ def _validate(cfg: TrainConfig) -> None:
         raise ValueError(f"--image-column / --label-column name columns of a Hub dataset (--data hf:...), "
                          f"not of --data {cfg.data!r}")
     if (cfg.teacher is not None or cfg.pairs is not None) and cfg.task != "fewstep":
-        raise ValueError("--teacher / --pairs are for the fewstep task (python -m cats.train fewstep ...)")
+        raise ValueError("--teacher / --pairs are for the fewstep task (python -m cats.training fewstep ...)")
     if cfg.attach_to is not None and cfg.task != "classifier":
         raise ValueError("--attach-to is for the classifier: it saves the trained classifier into a pipeline directory")

@@ -33,7 +33,7 @@ DISPLAY_OTHER = "not a cat breed I know"
 DISPLAY_UNFAMILIAR = "unfamiliar picture"
 # Said under an unfamiliar verdict when the weights were trained on SynthCats (their trained_on says so).
 SYNTHCATS_NOTE = ("These weights know drawings (SynthCats), not photos: train the classifier on Oxford-IIIT Pet "
-                  "for photos (python -m cats.train classifier --data oxford).")
+                  "for photos (python -m cats.training classifier --data oxford).")
 
 
 @dataclass

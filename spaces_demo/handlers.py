@@ -397,7 +397,7 @@ class Handlers:
         image = check_image(payload, "photo", self.is_uploaded)
         if not backend.has_classifier:
             raise refuse(f"the {backend.label} weights have no breed classifier; "
-                           "train one with `python -m cats.train classifier --attach-to PIPELINE_DIR`")
+                           "train one with `python -m cats.training classifier --attach-to PIPELINE_DIR`")
         self._load(backend)
         t0 = time.perf_counter()
         result = backend.classify(image, top_k=3)

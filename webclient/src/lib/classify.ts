@@ -22,7 +22,7 @@ export interface Classification {
 export const UNSURE = 'unsure';
 export const UNFAMILIAR = 'unfamiliar';
 export const SYNTHCATS_NOTE = 'These weights know drawings (SynthCats), not photos: train the classifier on Oxford-IIIT Pet '
-  + 'for photos (python -m cats.train classifier --data oxford).';
+  + 'for photos (python -m cats.training classifier --data oxford).';
 
 export function softmax(logits: ArrayLike<number>, temperature = 1): number[] {
   if (!(temperature > 0)) throw new RangeError(`temperature must be positive, got ${temperature}`);

@@ -74,8 +74,8 @@ def judge(sampler, steps: int, samples: int, cache_dir: Path, reference=None, da
     import torch
 
     from cats.data import load_dataset
-    from cats.eval_generator import breed_accuracy, classify_tensors, generate_balanced, sample_quality
-    from cats.evaluate import find_classifier_dir
+    from cats.evaluation.classifier import find_classifier_dir
+    from cats.evaluation.generator import breed_accuracy, classify_tensors, generate_balanced, sample_quality
     from cats.models.classifier import CatClassifier
 
     extra = {"root": data_root} if data_root else {}

@@ -1,14 +1,9 @@
-"""Flow matching: the one place the convention is written.
+"""Flow matching on torch tensors: the convention of ``cats.convention`` for (B,) sigmas, plus training.
 
-Convention (diffusers' rectified flow):
-  * sigma in [0, 1]; sigma = 1 is pure noise, sigma = 0 is the clean image.
-  * x_sigma = (1 - sigma) * x0 + sigma * noise
-  * velocity target v = noise - x0  (so dx/dsigma = v and sampling integrates sigma 1 -> 0)
-  * the network's timestep input is 1000 * sigma (TIMESTEP_SCALE)
-  * the network predicts either v ("v") or the clean image x0 ("x", JiT-style); the loss is on v
-    either way, with v_hat = (x_sigma - x0_hat) / max(sigma, SIGMA_MIN).
-  * conditioning is a weight vector over 13 slots; slot NULL_ID is the unconditional one.
-  * classifier-free guidance: v = v_null + g * (v_cond - v_null), both from one batched forward.
+The convention itself (which end is noise, what v is, the 1000 * sigma timestep, the x -> v clamp,
+the CFG formula) is written once, torch-free, in ``cats.convention``; this module shapes (B,) sigmas
+to broadcast over an image batch, calls the network, combines classifier-free guidance from ONE
+batched forward pass, and holds the training-side draws (logit-normal sigmas, label dropout, loss).
 
 Everything here works on any ``model(sample, timestep, class_weights) -> tensor`` and is
 export-friendly (no Python branching on tensor values).
@@ -21,11 +16,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from cats import convention
 from cats.breeds import NULL_ID, NUM_SLOTS
+from cats.convention import PREDICTION_TYPES, SIGMA_MIN, TIMESTEP_SCALE, velocity_target
 
-TIMESTEP_SCALE = 1000.0
-SIGMA_MIN = 0.05  # clamp for x -> v conversion; keeps v_hat bounded near the clean end
-PREDICTION_TYPES = ("v", "x")
+__all__ = ["PREDICTION_TYPES", "SIGMA_MIN", "TIMESTEP_SCALE", "drop_labels", "euler_step", "flow_matching_loss",
+           "guided_velocity", "interpolate", "labels_to_weights", "model_velocity", "null_weights", "sample_sigmas",
+           "velocity_target", "velocity_to_x0", "x0_to_velocity"]
 
 Model = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -37,23 +34,17 @@ def _expand(sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def interpolate(x0: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """x_sigma = (1 - sigma) * x0 + sigma * noise. x0, noise: (B, C, H, W); sigma: (B,)."""
-    s = _expand(sigma, x0)
-    return (1.0 - s) * x0 + s * noise
-
-
-def velocity_target(x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """The regression target v = noise - x0."""
-    return noise - x0
+    return convention.interpolate(x0, noise, _expand(sigma, x0))
 
 
 def x0_to_velocity(x_sigma: torch.Tensor, x0_hat: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """v_hat = (x_sigma - x0_hat) / max(sigma, SIGMA_MIN)."""
-    return (x_sigma - x0_hat) / _expand(sigma, x_sigma).clamp(min=SIGMA_MIN)
+    """v_hat = (x_sigma - x0_hat) / max(sigma, SIGMA_MIN); sigma: (B,)."""
+    return convention.x0_to_velocity(x_sigma, x0_hat, _expand(sigma, x_sigma))
 
 
 def velocity_to_x0(x_sigma: torch.Tensor, v: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """x0_hat = x_sigma - sigma * v (exact inverse of the interpolation for a true v)."""
-    return x_sigma - _expand(sigma, x_sigma) * v
+    """x0_hat = x_sigma - sigma * v; sigma: (B,)."""
+    return convention.velocity_to_x0(x_sigma, v, _expand(sigma, x_sigma))
 
 
 def model_velocity(model: Model, x_sigma: torch.Tensor, sigma: torch.Tensor, class_weights: torch.Tensor,
@@ -97,7 +88,7 @@ def guided_velocity(model: Model, x_sigma: torch.Tensor, sigma: torch.Tensor, cl
     v_both = model_velocity(model, x_in, s_in, w_in, prediction_type)  # (2B, C, H, W)
     # Slices, not .chunk(2): chunk makes torch.export specialise a dynamic batch to the example size.
     v_cond, v_null = v_both[:b], v_both[b:]
-    v = v_null + guidance_scale * (v_cond - v_null)
+    v = convention.guide(v_cond, v_null, guidance_scale)
     return v, velocity_to_x0(x_sigma, v, sigma)
 
 
@@ -106,7 +97,7 @@ def euler_step(x: torch.Tensor, v: torch.Tensor, sigma: torch.Tensor, sigma_next
 
     Same update as diffusers' FlowMatchEulerDiscreteScheduler.step.
     """
-    return x + _expand(sigma_next - sigma, x) * v
+    return convention.euler_step(x, v, _expand(sigma, x), _expand(sigma_next, x))
 
 
 def sample_sigmas(batch: int, mean: float = 0.0, std: float = 1.0, generator: torch.Generator | None = None,

@@ -5,17 +5,19 @@ A diffusers ``DiffusionPipeline`` with three modules: ``transformer`` (``CatDiT`
 The breeds, the preset name and the default steps and guidance live in ``model_index.json`` so
 ``save_pretrained(dir)`` / ``from_pretrained(dir)`` round-trip with no flags.
 
-Sampling follows ``cats.flow`` (the one flow-matching convention): the scheduler gives the sigmas,
-``guided_velocity`` combines classifier-free guidance in one batched pass, ``euler_step`` moves.
-Initial noise is drawn on the CPU in float32 with ``torch.randn(shape, generator=...)`` so the ONNX
-pipeline and the browser can replay it from a saved array (or pass it back in as ``latents=``).
+Sampling is the torch-free core ``cats.sampling`` (shared with the ONNX pipeline) over this
+pipeline's step: ``cats.flow.guided_velocity`` (classifier-free guidance in one batched pass) and
+``euler_step``, at the sigmas of the scheduler. The scheduler is checked (``cats.schedule.check_scheduler``)
+at construction and at every call: an option the ONNX and web runtimes cannot reproduce is refused.
+
+Initial noise: ``seed=INT`` draws ``cats.noise.gaussian_noise`` (the same noise as the ONNX pipeline,
+the Gradio demo and the web client for that seed); ``generator=`` draws ``torch.randn(shape,
+generator=...)`` on the CPU in float32 as diffusers pipelines do; ``latents=`` passes it in.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-from numbers import Real
 from pathlib import Path
 from typing import Callable
 
@@ -23,16 +25,18 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImagePipelineOutput
 
+from cats import sampling
 from cats.breeds import BREEDS, NULL_ID, breed_weights
 from cats.flow import SIGMA_MIN, euler_step, guided_velocity, model_velocity, velocity_to_x0
-from cats.images import from_model_array, load_image, to_model_array
+from cats.images import load_image, to_model_array
 from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
 from cats.models.dit import PRESETS, CatDiT, get_preset
-from cats.schedule import transfer_sigmas
+from cats.sampling import Call, check_call, initial_noise, initial_sample, postprocess, run_sampler, step_callback
+from cats.schedule import check_scheduler, check_strength, transfer_tail
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # bundled pipelines: cats/weights/<name>/
-SAMPLERS = ("euler", "heun")
-OUTPUT_TYPES = ("pil", "np", "pt")
+SAMPLERS = sampling.SAMPLERS
+OUTPUT_TYPES = (*sampling.OUTPUT_TYPES, "pt")  # "pt": a tensor
 DEFAULT_GUIDANCE_SCALE = 3.0
 DEFAULT_NUM_INFERENCE_STEPS = 20
 PRESET_OPTION_DEFAULTS = {"long_skip": False, "conv_out": False}  # CatDiT's options a preset may leave out
@@ -77,6 +81,7 @@ class CatsPipeline(DiffusionPipeline):
                  default_guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
                  default_num_inference_steps: int = DEFAULT_NUM_INFERENCE_STEPS, trained_on: str | None = None):
         super().__init__()
+        check_scheduler(scheduler)
         if breeds is not None and tuple(breeds) != BREEDS:
             raise ValueError(f"these weights were saved with breeds {list(breeds)}, but this version of tiny-cats "
                              f"uses {list(BREEDS)}; they cannot be mixed")
@@ -133,46 +138,41 @@ class CatsPipeline(DiffusionPipeline):
     def __call__(self, breed="Siamese", num_inference_steps: int | None = None, guidance_scale: float | None = None,
                  sampler: str = "euler", generator: torch.Generator | None = None, num_images_per_prompt: int = 1,
                  output_type: str = "pil", callback_on_step_end: StepCallback | None = None, progress: bool = True,
-                 latents: torch.Tensor | np.ndarray | None = None) -> ImagePipelineOutput:
+                 latents: torch.Tensor | np.ndarray | None = None, seed: int | None = None) -> ImagePipelineOutput:
         """Generate ``num_images_per_prompt`` images per breed entry (see ``breed_weights``).
 
-        latents: optional initial noise (B, 3, S, S) instead of ``torch.randn(..., generator=generator)``.
-        callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) runs after each
-        step; a returned dict with "latents" replaces the current sample.
+        seed: the shared seeded noise (``cats.noise``: the same cat as the ONNX pipeline and the web
+        client for that seed); else ``torch.randn(..., generator=generator)``; latents: the noise itself
+        (B, 3, S, S). callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) runs
+        after each step; a returned dict with "latents" replaces the current sample.
         """
         weights = self.class_weights(breed, num_images_per_prompt)  # (B, 13)
-        steps = self._steps(num_inference_steps)
-        self.scheduler.set_timesteps(steps, device="cpu")
-        sigmas = self.scheduler.sigmas.tolist()  # steps + 1 values, 1 -> 0
-        noise = self._initial_noise(weights.shape[0], generator, latents)
-        x = self._integrate(noise, sigmas, weights, guidance_scale, sampler, callback_on_step_end, progress)
-        return ImagePipelineOutput(images=self._postprocess(x, output_type))
+        call = self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
+        sigmas = self._sigmas(call.steps)
+        noise = self._initial_noise(weights.shape[0], seed, generator, latents)
+        x = self._sample(initial_sample(noise, sigmas), sigmas, weights, call, callback_on_step_end, progress)
+        return ImagePipelineOutput(images=self._postprocess(x, call.output_type))
 
     @torch.no_grad()
     def transfer(self, image, breed="Siamese", strength: float = 0.6, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str = "euler", generator: torch.Generator | None = None,
                  output_type: str = "pil", callback_on_step_end: StepCallback | None = None, progress: bool = True,
-                 latents: torch.Tensor | np.ndarray | None = None) -> ImagePipelineOutput:
+                 latents: torch.Tensor | np.ndarray | None = None, seed: int | None = None) -> ImagePipelineOutput:
         """Restyle a photo as another breed (SDEdit): noise it to sigma ~ strength, integrate to 0.
 
         image: anything ``cats.images.load_image`` accepts (PIL of any mode, path, bytes, array).
-        Uses the last round(steps * strength) steps of the schedule (``cats.schedule.transfer_sigmas``);
+        Uses the last round(steps * strength) steps of the schedule (``cats.schedule.transfer_tail``);
         strength 0 returns the resized input, strength 1 ignores it. One image per breed entry.
         """
-        if isinstance(strength, bool) or not isinstance(strength, Real) or not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
-        size = self.transformer.config.sample_size
-        pixels = torch.from_numpy(to_model_array(load_image(image), size))  # (3, S, S) in [-1, 1]
+        strength = check_strength(strength)
+        pixels = torch.from_numpy(to_model_array(load_image(image), self.transformer.config.sample_size))  # (3, S, S)
         weights = self.class_weights(breed, 1)  # (B, 13)
-        steps = self._steps(num_inference_steps)
-        self.scheduler.set_timesteps(steps, device="cpu")
-        run = len(transfer_sigmas(steps, strength)) - 1  # how many of the last steps run (the one cut rule)
-        sigmas = self.scheduler.sigmas[steps - run:].tolist()  # run + 1 values ending at 0
-        noise = self._initial_noise(weights.shape[0], generator, latents)
-        s0 = sigmas[0]
-        x = (1.0 - s0) * pixels.to(noise) + s0 * noise  # (B, 3, S, S)
-        x = self._integrate(x, sigmas, weights, guidance_scale, sampler, callback_on_step_end, progress)
-        return ImagePipelineOutput(images=self._postprocess(x, output_type))
+        call = self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
+        sigmas = transfer_tail(self._sigmas(call.steps), strength)  # the last steps, ending at 0
+        noise = self._initial_noise(weights.shape[0], seed, generator, latents)
+        x = initial_sample(noise, sigmas, pixels.to(noise))  # (B, 3, S, S)
+        x = self._sample(x, sigmas, weights, call, callback_on_step_end, progress)
+        return ImagePipelineOutput(images=self._postprocess(x, call.output_type))
 
     def classify(self, images, top_k: int = 3, tta: bool = False):
         """Breed of each image (list[ClassifyResult]) with the pipeline's classifier; see ``cats.classify``."""
@@ -183,76 +183,67 @@ class CatsPipeline(DiffusionPipeline):
 
         return classify(self.classifier, images, top_k=top_k, tta=tta)
 
-    # -- internals ------------------------------------------------------------------------------
+    # -- internals: the adapter over cats.sampling -----------------------------------------------
 
-    def _steps(self, num_inference_steps: int | None) -> int:
-        steps = self.config.default_num_inference_steps if num_inference_steps is None else num_inference_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"num_inference_steps must be a positive integer, got {num_inference_steps!r}")
-        return steps
+    def _check_call(self, num_inference_steps, guidance_scale, sampler: str, output_type: str) -> Call:
+        return check_call(num_inference_steps, guidance_scale, sampler, output_type,
+                          default_steps=self.config.default_num_inference_steps,
+                          default_guidance=self.config.default_guidance_scale, output_types=OUTPUT_TYPES)
 
-    def _initial_noise(self, batch: int, generator: torch.Generator | None, latents) -> torch.Tensor:
-        """(B, 3, S, S) standard normal noise drawn on the CPU in float32, or the given ``latents``."""
+    def _sigmas(self, steps: int) -> list[float]:
+        """The scheduler's sigmas (steps + 1 values, 1 -> 0), after checking it is one every runtime reproduces
+        (``pipe.scheduler`` may have been replaced since construction)."""
+        check_scheduler(self.scheduler)
+        self.scheduler.set_timesteps(steps, device="cpu")
+        return self.scheduler.sigmas.tolist()
+
+    def _initial_noise(self, batch: int, seed: int | None, generator: torch.Generator | None, latents) -> torch.Tensor:
+        """(B, 3, S, S) standard normal noise in float32 (see ``__call__``), on the pipeline's device."""
         cfg = self.transformer.config
         shape = (batch, cfg.in_channels, cfg.sample_size, cfg.sample_size)
-        if latents is None:
-            noise = torch.randn(shape, generator=generator, dtype=torch.float32)
-        else:
-            noise = torch.as_tensor(np.asarray(latents) if not torch.is_tensor(latents) else latents).float().cpu()
-            if tuple(noise.shape) != shape:
-                raise ValueError(f"latents must have shape {shape} (images, channels, size, size), "
-                                 f"got {tuple(noise.shape)}")
-        return noise.to(self._execution_device, self.transformer.dtype)
+        if latents is not None:
+            latents = torch.as_tensor(np.asarray(latents) if not torch.is_tensor(latents) else latents).float().cpu()
+        noise = initial_noise(shape, seed=seed, generator=generator, latents=latents,
+                              draw=lambda g: torch.randn(shape, generator=g, dtype=torch.float32))
+        return torch.as_tensor(noise).to(self._execution_device, self.transformer.dtype)
 
-    def _velocity(self, x: torch.Tensor, sigma: float, weights: torch.Tensor, guidance: float):
-        """(v, pred_x0) at one noise level; guidance 1 runs only the conditional branch (batch B)."""
-        s = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)  # (B,)
+    def _step(self, weights: torch.Tensor, guidance: float):
+        """The core's step: (x, sigma, sigma_next) -> (x_next, pred_x0), one guided Euler move of the model.
+
+        Guidance 1 runs only the conditional branch (batch B); any other, both branches in one batch 2B.
+        """
         prediction_type = self.transformer.config.prediction_type
-        if guidance == 1.0:
-            v = model_velocity(self.transformer, x, s, weights.to(x.dtype), prediction_type)
-            return v, velocity_to_x0(x, v, s)
-        return guided_velocity(self.transformer, x, s, weights.to(x.dtype), guidance, prediction_type)
 
-    def _integrate(self, x: torch.Tensor, sigmas: list[float], weights: torch.Tensor, guidance_scale: float | None,
-                   sampler: str, callback: StepCallback | None, progress: bool) -> torch.Tensor:
-        """Integrate dx/dsigma = v from sigmas[0] to sigmas[-1] (= 0) with Euler or Heun (2nd order)."""
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-        guidance = self.config.default_guidance_scale if guidance_scale is None else guidance_scale
-        if isinstance(guidance, bool) or not isinstance(guidance, Real) or not math.isfinite(guidance) or guidance < 0:
-            raise ValueError(f"guidance_scale must be a finite number >= 0 (1 = no guidance), got {guidance_scale!r}")
-        guidance = float(guidance)
-        bar = self.progress_bar(total=len(sigmas) - 1) if progress else contextlib.nullcontext()
-        with bar:
-            for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
-                v, x0 = self._velocity(x, sigma, weights, guidance)
-                s = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)
-                s_next = torch.full_like(s, sigma_next)
-                x_next = euler_step(x, v, s, s_next)
-                # Heun: average with the slope at the end point. Not on steps ending below SIGMA_MIN (the last
-                # one ends at 0): there the x -> v clamp makes that slope wrong (a 3-step x-prediction run
-                # kept ~25% of the noise), and the step is tiny anyway.
-                if sampler == "heun" and sigma_next >= SIGMA_MIN:
-                    v_end, _ = self._velocity(x_next, sigma_next, weights, guidance)
-                    x_next = euler_step(x, 0.5 * (v + v_end), s, s_next)
-                x = x_next
-                if callback is not None:
-                    returned = callback(self, i, sigma, {"latents": x, "pred_x0": x0})
-                    if isinstance(returned, dict) and "latents" in returned:
-                        x = returned["latents"]
-                if progress:
-                    bar.update()
-        return x
+        def step(x: torch.Tensor, sigma: float, sigma_next: float):
+            s = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)  # (B,)
+            w = weights.to(x.dtype)
+            if guidance == 1.0:
+                v = model_velocity(self.transformer, x, s, w, prediction_type)
+                x0 = velocity_to_x0(x, v, s)
+            else:
+                v, x0 = guided_velocity(self.transformer, x, s, w, guidance, prediction_type)
+            return euler_step(x, v, s, torch.full_like(s, sigma_next)), x0
+
+        return step
+
+    def _sample(self, x: torch.Tensor, sigmas: list[float], weights: torch.Tensor, call: Call,
+                callback: StepCallback | None, progress: bool) -> torch.Tensor:
+        """``cats.sampling.run_sampler`` with this pipeline's step, callback and progress bar."""
+        user = step_callback(self, callback)
+        bar = self.progress_bar(total=len(sigmas) - 1) if progress else None
+
+        def on_step(index: int, sigma: float, latents: torch.Tensor, pred_x0: torch.Tensor):
+            replaced = user(index, sigma, latents, pred_x0) if user is not None else None
+            if bar is not None:
+                bar.update()
+            return replaced
+
+        with bar if bar is not None else contextlib.nullcontext():
+            return run_sampler(self._step(weights, call.guidance), x, sigmas, call.sampler, on_step, SIGMA_MIN)
 
     @staticmethod
     def _postprocess(x: torch.Tensor, output_type: str):
         """(B, 3, S, S) in [-1, 1] -> PIL list | float (B, S, S, 3) in [0, 1] | tensor (B, 3, S, S) in [0, 1]."""
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
-        x = x.float().clamp(-1.0, 1.0)
-        if output_type == "pil":
-            return [from_model_array(img) for img in x.cpu().numpy()]
-        images = (x + 1.0) / 2.0  # (B, 3, S, S) in [0, 1]
         if output_type == "pt":
-            return images
-        return images.permute(0, 2, 3, 1).cpu().numpy()  # (B, S, S, 3)
+            return (x.float().clamp(-1.0, 1.0) + 1.0) / 2.0
+        return postprocess(x.float().cpu().numpy(), output_type)

@@ -1,15 +1,60 @@
 """Sampling schedules in NumPy (no torch), equal to diffusers' FlowMatchEulerDiscreteScheduler.
 
-The PyTorch pipeline uses the diffusers scheduler itself; the ONNX pipeline and the export
-manifest use these functions, and a test checks both give the same sigmas. The web client
-reads the exported sigmas from the manifest and mirrors ``transfer_sigmas``.
+The PyTorch pipeline reads the sigmas of its diffusers scheduler; the ONNX pipeline and the export
+manifest use these functions, and a test checks both give the same sigmas. That holds only for the
+settings reproduced here, so ``check_scheduler`` refuses every other scheduler class or option,
+at pipeline construction, at each call and at export. The web client reads the exported sigmas
+from the manifest and mirrors ``flow_sigmas`` and ``transfer_tail`` (webclient/src/lib/schedule.ts).
 """
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 
 NUM_TRAIN_TIMESTEPS = 1000
+SCHEDULER_CLASS = "FlowMatchEulerDiscreteScheduler"
+# The scheduler config values every runtime reproduces; "shift" may be any positive number.
+REPRODUCED = {"num_train_timesteps": NUM_TRAIN_TIMESTEPS, "use_dynamic_shifting": False, "invert_sigmas": False,
+              "shift_terminal": None, "use_karras_sigmas": False, "use_exponential_sigmas": False,
+              "use_beta_sigmas": False, "stochastic_sampling": False}
+# Read by diffusers only under use_dynamic_shifting (refused above), so any value gives the same sigmas.
+UNUSED_WITHOUT_DYNAMIC_SHIFTING = ("base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len",
+                                   "time_shift_type")
+
+
+def check_scheduler(scheduler) -> float:
+    """The shift of a scheduler whose sigmas every runtime reproduces; ValueError naming what is not.
+
+    Accepted: diffusers' FlowMatchEulerDiscreteScheduler with any positive ``shift`` and every other
+    option at the value in ``REPRODUCED``. Refused: another class (or a subclass), Karras /
+    exponential / beta sigmas, ``shift_terminal``, dynamic shifting, inverted sigmas, stochastic
+    sampling, another ``num_train_timesteps``, a shift changed by ``set_shift`` after construction,
+    and any option this version does not know.
+    """
+    cls = type(scheduler)
+    if cls.__name__ != SCHEDULER_CLASS or not cls.__module__.startswith("diffusers."):
+        raise ValueError(f"scheduler {cls.__module__}.{cls.__qualname__} is not supported: tiny-cats samples with "
+                         f"its own Euler/Heun loop over the sigmas of diffusers' {SCHEDULER_CLASS}, which the ONNX "
+                         f"and web runtimes reproduce; use {SCHEDULER_CLASS}(shift=...)")
+    config = dict(scheduler.config)
+    bad = [f"{key}={config[key]!r} (supported: {value!r})" for key, value in REPRODUCED.items()
+           if key in config and config[key] != value]
+    known = {"shift", *REPRODUCED, *UNUSED_WITHOUT_DYNAMIC_SHIFTING}
+    bad += [f"{key}={value!r} (an option this version does not know)" for key, value in config.items()
+            if not key.startswith("_") and key not in known]
+    shift = config.get("shift", 1.0)
+    if isinstance(shift, bool) or not isinstance(shift, Real) or not shift > 0:
+        bad.append(f"shift={shift!r} (supported: a positive number)")
+    elif float(getattr(scheduler, "shift", shift)) != float(shift):
+        bad.append(f"shift changed to {scheduler.shift!r} by set_shift after construction (config says {shift!r}; "
+                   "build a new scheduler with that shift instead)")
+    if bad:
+        raise ValueError(f"{SCHEDULER_CLASS} option(s) that the ONNX and web runtimes cannot reproduce: "
+                         + "; ".join(bad) + f". Use {SCHEDULER_CLASS}(shift=...) with the other options at "
+                         "their defaults")
+    return float(shift)
 
 
 def _shift(sigmas: np.ndarray, shift: float) -> np.ndarray:
@@ -32,16 +77,28 @@ def flow_sigmas(num_inference_steps: int, shift: float = 1.0,
     return np.concatenate([sigmas, np.zeros(1, dtype=np.float32)])
 
 
-def transfer_sigmas(num_inference_steps: int, strength: float, shift: float = 1.0) -> np.ndarray:
-    """The tail of the schedule that "restyle" (SDEdit) integrates: start near sigma = strength.
+def check_strength(strength) -> float:
+    if isinstance(strength, bool) or not isinstance(strength, Real) or not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+    return float(strength)
 
-    Like diffusers' img2img: of ``num_inference_steps`` steps, the last
-    ``round(num_inference_steps * strength)`` are run (Python's round: halves go to the even number,
-    e.g. 5 steps at strength 0.5 run 2; webclient/src/lib/schedule.ts mirrors it). Strength 0 gives
-    ``[0.0]`` (no step: the input image comes back unchanged); strength 1 gives the full schedule.
+
+def transfer_tail(sigmas, strength: float):
+    """The tail of a full schedule (steps + 1 sigmas ending at 0) that "restyle" (SDEdit) integrates.
+
+    Like diffusers' img2img: of the steps, the last ``round(steps * strength)`` are run (Python's
+    round: halves go to the even number, e.g. 5 steps at strength 0.5 run 2;
+    webclient/src/lib/schedule.ts::transferSigmas mirrors it). Strength 0 gives ``[0.0]`` (no step:
+    the input image comes back unchanged); strength 1 gives the full schedule.
     """
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be in [0, 1], got {strength}")
-    full = flow_sigmas(num_inference_steps, shift)
-    run = int(round(num_inference_steps * strength))
-    return full[num_inference_steps - run:]
+    strength = check_strength(strength)
+    steps = len(sigmas) - 1
+    run = int(round(steps * strength))
+    return sigmas[steps - run:]
+
+
+def transfer_sigmas(num_inference_steps: int, strength: float, shift: float = 1.0) -> np.ndarray:
+    """``transfer_tail`` of ``flow_sigmas(num_inference_steps, shift)``: a start near sigma = strength."""
+    check_strength(strength)
+    return transfer_tail(flow_sigmas(num_inference_steps, shift), strength)
+

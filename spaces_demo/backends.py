@@ -4,8 +4,9 @@
 ``cats.onnx.OnnxCatsPipeline`` for one precision variant. No model math here: every call goes to
 the pipeline. Two things are decided here once for every backend:
 
-* the initial noise is drawn with NumPy from the seed and handed to the pipeline as ``latents``,
-  so the same seed starts every backend from the same noise (a fair side-by-side comparison);
+* the seed goes to the pipeline as ``seed=``: both pipelines draw ``cats.noise.gaussian_noise``, the
+  noise the web client draws for the same seed, so a seed names one cat on every backend and in the
+  browser (and a side-by-side comparison starts each backend from the same noise);
 * a backend is loaded on first use (torch is a slow import; a visitor who stays on ONNX never pays
   for it) and one lock serialises its calls (a diffusers scheduler keeps per-call state).
 """
@@ -25,12 +26,6 @@ from cats.images import from_model_array
 StepFn = Callable[[int, np.ndarray, np.ndarray], None]
 
 
-def initial_noise(seed: int, num_images: int, image_size: int) -> np.ndarray:
-    """Standard normal noise (num_images, 3, S, S) float32 from ``seed`` (NumPy PCG64)."""
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((num_images, 3, image_size, image_size), dtype=np.float32)
-
-
 def to_images(batch) -> list[Image.Image]:
     """(B, 3, H, W) in [-1, 1], a NumPy array or a torch tensor -> B RGB images (display only)."""
     if hasattr(batch, "detach"):  # a torch tensor; duck-typed so the ONNX path never imports torch
@@ -41,7 +36,7 @@ def to_images(batch) -> list[Image.Image]:
 class Backend:
     """A pipeline loaded on first use, with one lock around each call.
 
-    Subclasses give ``_load()`` and the two call adapters ``_run`` / ``_transfer``.
+    Subclasses give ``_load()``; both pipelines take the same call (``seed=`` included).
     """
 
     label: str  # what the UI shows, e.g. "PyTorch" or "ONNX fp16"
@@ -75,17 +70,20 @@ class Backend:
         Returns num_images RGB images of the model's size.
         """
         pipe = self.pipe
-        noise = initial_noise(seed, num_images, self.image_size)
         with self._lock:
-            return self._run(pipe, breed, steps, guidance, sampler, noise, on_step)
+            out = pipe(breed=breed, num_inference_steps=steps, guidance_scale=guidance, sampler=sampler, seed=seed,
+                       num_images_per_prompt=_per_prompt(breed, num_images), output_type="pil",
+                       callback_on_step_end=_callback(on_step))
+        return list(out.images)
 
     def transfer(self, image: Image.Image, breed, strength: float, steps: int, guidance: float,
                  seed: int) -> Image.Image:
         """Restyle ``image`` toward ``breed``; the result has the model's size."""
         pipe = self.pipe
-        noise = initial_noise(seed, 1, self.image_size)
         with self._lock:
-            return self._transfer(pipe, image, breed, strength, steps, guidance, noise)
+            out = pipe.transfer(image, breed=breed, strength=strength, num_inference_steps=steps,
+                                guidance_scale=guidance, seed=seed, output_type="pil")
+        return out.images[0]
 
     def classify(self, image: Image.Image, top_k: int = 3):
         """-> cats.classify.ClassifyResult for one image."""
@@ -94,9 +92,9 @@ class Backend:
             return pipe.classify(image, top_k=top_k)[0]
 
 
-def _per_prompt(breed, noise: np.ndarray) -> int:
+def _per_prompt(breed, num_images: int) -> int:
     """Images per breed entry: a list of breeds gives one image each, anything else all of them."""
-    return 1 if isinstance(breed, list) else len(noise)
+    return 1 if isinstance(breed, list) else num_images
 
 
 def _callback(on_step: StepFn | None):
@@ -132,21 +130,6 @@ class TorchBackend(Backend):
     def has_classifier(self) -> bool:
         return getattr(self.pipe, "classifier", None) is not None
 
-    def _run(self, pipe, breed, steps, guidance, sampler, noise, on_step):
-        import torch
-
-        out = pipe(breed=breed, num_inference_steps=steps, guidance_scale=guidance, sampler=sampler,
-                   latents=torch.from_numpy(noise), num_images_per_prompt=_per_prompt(breed, noise), output_type="pil",
-                   callback_on_step_end=_callback(on_step))
-        return list(out.images)
-
-    def _transfer(self, pipe, image, breed, strength, steps, guidance, noise):
-        import torch
-
-        out = pipe.transfer(image, breed=breed, strength=strength, num_inference_steps=steps,
-                            guidance_scale=guidance, latents=torch.from_numpy(noise), output_type="pil")
-        return out.images[0]
-
 
 class OnnxBackend(Backend):
     def __init__(self, onnx_dir: Path, variant: str, manifest: dict, threads: int | None = None) -> None:
@@ -169,17 +152,6 @@ class OnnxBackend(Backend):
     @property
     def has_classifier(self) -> bool:
         return bool(self.manifest.get("classifier"))
-
-    def _run(self, pipe, breed, steps, guidance, sampler, noise, on_step):
-        out = pipe(breed=breed, num_inference_steps=steps, guidance_scale=guidance, sampler=sampler,
-                   latents=noise, num_images_per_prompt=_per_prompt(breed, noise), output_type="pil",
-                   callback_on_step_end=_callback(on_step))
-        return list(out.images)
-
-    def _transfer(self, pipe, image, breed, strength, steps, guidance, noise):
-        out = pipe.transfer(image, breed=breed, strength=strength, num_inference_steps=steps,
-                            guidance_scale=guidance, latents=noise, output_type="pil")
-        return out.images[0]
 
 
 def onnx_variants(manifest: dict) -> list[str]:

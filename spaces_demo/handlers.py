@@ -40,9 +40,9 @@ from PIL import Image
 from cats.breeds import BREEDS, breed_name
 from cats.classify import UNFAMILIAR
 from cats.images import ImageInputError, from_model_array, load_image, to_model_array
+from cats.noise import MAX_SEED  # the seed box means cats.noise's seed: the web client's seed field too
+from cats.sampling import SAMPLERS
 
-SAMPLERS = ("euler", "heun")
-MAX_SEED = 2**32 - 1
 # At most this many previews per generation, then the final images: each streamed update costs
 # Gradio a round trip of about a model step's time or more, so one per step would dominate.
 PREVIEWS = 4

@@ -34,6 +34,19 @@ def test_frechet_distance_is_zero_for_same_set_and_grows_with_shift():
     assert far == pytest.approx(near + 8 * 9.0, rel=0.05)  # mean term: 8 dims x 3^2
 
 
+@pytest.mark.parametrize("n, m, d", [(300, 250, 16), (40, 30, 64), (70, 90, 64)])  # full rank, then N, M < D
+def test_frechet_distance_equals_the_matrix_square_root_formula(n, m, d):
+    """The singular-value route gives the textbook ||mu_a - mu_b||^2 + tr(C_a + C_b - 2 sqrtm(C_a C_b))."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(d + n)
+    a = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))  # correlated features
+    b = 1.3 * rng.normal(size=(m, d)) + 0.5
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ref = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * np.real(scipy.linalg.sqrtm(ca @ cb)))
+    assert frechet_distance(a, b) == pytest.approx(ref, rel=1e-6)
+
+
 def test_fid_refuses_small_sets():
     x = torch.zeros(MIN_FID_SAMPLES - 1, 3, 32, 32)
     result = fid(x, x)

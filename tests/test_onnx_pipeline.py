@@ -92,6 +92,40 @@ def test_20_step_images_match_pytorch_pipeline(pipes, sampler):
     assert np.abs(ref[0] - ref[2]).max() > 1e-2  # breeds give different pictures
 
 
+@pytest.mark.parametrize("sampler", ["euler", "heun"])
+def test_same_seed_and_breed_give_the_same_cat_in_pytorch_and_onnx(pipes, sampler):
+    # One seed, one cat: both pipelines draw cats.noise.gaussian_noise for seed=, as the web client does
+    # (tests/unit/noise.test.ts proves its noise is these bits; the golden replay, its sampler).
+    pipe, onnx_pipe, _ = pipes
+    kwargs = dict(num_inference_steps=20, guidance_scale=4.0, sampler=sampler, output_type="np", seed=42)
+    ref = pipe(["Siamese", "Bombay"], progress=False, **kwargs).images
+    got = onnx_pipe(["Siamese", "Bombay"], **kwargs).images
+    assert 2 * np.abs(got - ref).max() < 1e-3  # the parity tolerance on a 20-step image, pixels in [-1, 1]
+    other = onnx_pipe(["Siamese", "Bombay"], **{**kwargs, "seed": 43}).images
+    assert np.abs(other - got).max() > 1e-2
+    photo = _photo()
+    t_kwargs = dict(strength=0.6, num_inference_steps=10, output_type="np", seed=9)
+    ref = pipe.transfer(photo, "Birman", progress=False, **t_kwargs).images
+    got = onnx_pipe.transfer(photo, "Birman", **t_kwargs).images
+    assert 2 * np.abs(got - ref).max() < 1e-3
+
+
+def test_seed_is_the_shared_generator_and_generator_stays_numpy(pipes):
+    from cats.noise import gaussian_noise
+
+    _, onnx_pipe, _ = pipes
+    seeded = onnx_pipe("Bengal", num_inference_steps=3, num_images_per_prompt=2, seed=5, output_type="np").images
+    replay = onnx_pipe("Bengal", num_inference_steps=3, num_images_per_prompt=2, output_type="np",
+                       latents=gaussian_noise((2, 3, 32, 32), 5)).images
+    assert np.array_equal(seeded, replay)
+    numpy_noise = onnx_pipe("Bengal", num_inference_steps=3, generator=np.random.default_rng(5), output_type="np").images
+    assert np.abs(numpy_noise[0] - seeded[0]).max() > 1e-2
+    with pytest.raises(ValueError, match="either seed or generator"):
+        onnx_pipe("Bengal", num_inference_steps=2, seed=5, generator=np.random.default_rng(5))
+    with pytest.raises(ValueError, match="numpy.random.Generator"):
+        onnx_pipe("Bengal", num_inference_steps=2, generator=5)
+
+
 def test_batch_of_three_equals_three_batches_of_one(pipes):
     _, onnx_pipe, _ = pipes
     noise = _noise(3, seed=5)

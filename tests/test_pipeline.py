@@ -353,3 +353,65 @@ def test_a_bare_transformer_is_named_by_its_full_preset():
     sched = CatsPipeline.from_preset("micro").scheduler
     assert CatsPipeline(transformer=CatDiT(**get_preset("tiny-u")), scheduler=sched).config.preset == "tiny-u"
     assert CatsPipeline(transformer=CatDiT(**get_preset("tiny")), scheduler=sched).config.preset == "tiny"
+
+
+# ---------------------------------------------------------------- one seed, one cat; the scheduler, honestly
+
+def test_seed_draws_the_shared_noise_of_every_runtime(pipe):
+    from cats.noise import gaussian_noise
+
+    kwargs = dict(num_inference_steps=3, num_images_per_prompt=2, output_type="np")
+    seeded_images = pipe("Bombay", seed=7, **kwargs).images
+    replayed = pipe("Bombay", latents=gaussian_noise((2, 3, 32, 32), 7), **kwargs).images
+    assert np.array_equal(seeded_images, replayed)  # seed=7 is cats.noise's seed 7 (the ONNX and web one too)
+    torch_randn = pipe("Bombay", generator=seeded(7), **kwargs).images
+    assert np.abs(seeded_images - torch_randn).max() > 0.05  # generator= keeps diffusers' torch.randn
+    one = pipe("Bombay", seed=7, num_inference_steps=3, output_type="np").images
+    np.testing.assert_allclose(one[0], seeded_images[0], rtol=0, atol=1e-6)  # image 0 of a batch is the seed's cat
+    photo = Image.new("RGB", (40, 40), (120, 80, 200))
+    a = pipe.transfer(photo, "Bengal", strength=0.5, num_inference_steps=4, seed=3, output_type="np").images
+    b = pipe.transfer(photo, "Bengal", strength=0.5, num_inference_steps=4, output_type="np",
+                      latents=gaussian_noise((1, 3, 32, 32), 3)).images
+    assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="either seed or generator"):
+        pipe("Bombay", num_inference_steps=2, seed=1, generator=seeded(1))
+    with pytest.raises(ValueError, match=r"seed must be an integer in 0\.\.4294967295, got -1"):
+        pipe("Bombay", num_inference_steps=2, seed=-1)
+
+
+REFUSED_SCHEDULERS = [({"use_karras_sigmas": True}, "use_karras_sigmas=True"),
+                      ({"use_exponential_sigmas": True}, "use_exponential_sigmas=True"),
+                      ({"use_beta_sigmas": True}, "use_beta_sigmas=True"),
+                      ({"shift_terminal": 0.1}, "shift_terminal=0.1"),
+                      ({"use_dynamic_shifting": True}, "use_dynamic_shifting=True"),
+                      ({"invert_sigmas": True}, "invert_sigmas=True"),
+                      ({"stochastic_sampling": True}, "stochastic_sampling=True"),
+                      ({"num_train_timesteps": 500}, "num_train_timesteps=500")]
+
+
+@pytest.mark.parametrize("options,named", REFUSED_SCHEDULERS)
+def test_scheduler_options_the_other_runtimes_cannot_reproduce_are_refused(pipe, options, named):
+    with pytest.raises(ValueError, match=named):
+        CatsPipeline(transformer=pipe.transformer, scheduler=FlowMatchEulerDiscreteScheduler(**options))
+
+
+def test_karras_is_refused_at_load_and_at_call_and_other_classes_by_name(pipe, tmp_path):
+    from diffusers import EulerDiscreteScheduler
+
+    pipe.save_pretrained(tmp_path)
+    config_path = tmp_path / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "use_karras_sigmas": True}))
+    with pytest.raises(ValueError, match="cannot reproduce: use_karras_sigmas=True"):
+        CatsPipeline.from_pretrained(tmp_path)
+    swapped = random_micro()
+    swapped.scheduler = FlowMatchEulerDiscreteScheduler(use_karras_sigmas=True)  # the diffusers idiom for swapping
+    with pytest.raises(ValueError, match="use_karras_sigmas"):
+        swapped("Bengal", num_inference_steps=2)
+    with pytest.raises(ValueError, match="EulerDiscreteScheduler is not supported"):
+        CatsPipeline(transformer=pipe.transformer, scheduler=EulerDiscreteScheduler())
+    shifted = FlowMatchEulerDiscreteScheduler(shift=3.0)
+    CatsPipeline(transformer=pipe.transformer, scheduler=shifted)  # any shift is reproduced
+    shifted.set_shift(2.0)
+    with pytest.raises(ValueError, match="set_shift"):
+        CatsPipeline(transformer=pipe.transformer, scheduler=shifted)

@@ -61,3 +61,44 @@ def test_transfer_starts_near_strength():
 def test_transfer_rejects_strength_outside_unit_interval(bad):
     with pytest.raises(ValueError, match="strength"):
         transfer_sigmas(20, bad)
+
+
+# ---------------------------------------------------------------- check_scheduler: refuse what cannot be reproduced
+
+def test_check_scheduler_returns_the_shift_and_ignores_the_dynamic_shifting_knobs():
+    from cats.schedule import check_scheduler
+
+    assert check_scheduler(FlowMatchEulerDiscreteScheduler()) == 1.0
+    # base_shift & co are read only under use_dynamic_shifting: any value gives the same sigmas
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0, base_shift=0.7, max_shift=2.0, time_shift_type="linear")
+    assert check_scheduler(scheduler) == 3.0
+    scheduler.set_timesteps(8)
+    np.testing.assert_allclose(flow_sigmas(8, 3.0), scheduler.sigmas.numpy(), rtol=0, atol=1e-7)
+
+
+def test_check_scheduler_names_every_refused_option_and_unknown_ones():
+    from cats.schedule import check_scheduler
+
+    scheduler = FlowMatchEulerDiscreteScheduler(use_karras_sigmas=True, shift_terminal=0.2)
+    with pytest.raises(ValueError, match=r"shift_terminal=0.2 \(supported: None\); use_karras_sigmas=True \(supported: False\)"):
+        check_scheduler(scheduler)
+    scheduler = FlowMatchEulerDiscreteScheduler()
+    scheduler.register_to_config(future_option=1)  # an option a later diffusers may add: not known, not trusted
+    with pytest.raises(ValueError, match="future_option=1 .an option this version does not know"):
+        check_scheduler(scheduler)
+
+
+def test_export_refuses_a_karras_scheduler_before_writing_anything(tmp_path):
+    from cats.export.exporter import check_export, export_pipeline
+    from cats.pipeline import CatsPipeline
+
+    pipe = CatsPipeline.from_preset("micro")
+    pipe.scheduler = FlowMatchEulerDiscreteScheduler(use_karras_sigmas=True)  # swapped after construction
+    with pytest.raises(ValueError, match="cannot reproduce: use_karras_sigmas=True"):
+        export_pipeline(pipe, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "manifest.json").write_text(
+        '{"format": "tiny-cats-onnx", "version": 1, "generator": {"defaults": {}, "scheduler": {"shift": 1.0}}}')
+    with pytest.raises(ValueError, match="use_karras_sigmas"):
+        check_export(pipe, tmp_path / "old")

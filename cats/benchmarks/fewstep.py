@@ -2,6 +2,8 @@
 
     python -m cats.benchmarks.fewstep --pairs runs/pairs --steps 1000 --variants mix,uniform,one --samples 600
     python -m cats.benchmarks.fewstep evaluate --fast runs/fast/fast_transformer --samples 1200 --steps 1,2,4
+    python -m cats.benchmarks.fewstep evaluate --fast mix=runs/fewstep/mix/fast_transformer --fast one=... \
+        --steps 1,2 --teacher-steps 2,4,20 --samples 600 --out runs/fewstep   # re-judge trained variants
     python -m cats.benchmarks.fewstep --quick      # micro teacher, seconds (the test suite runs this)
 
 The comparison trains one student per ``--fewstep-sigmas`` variant (``cats.training fewstep``) on the
@@ -224,12 +226,21 @@ def _ints(text: str) -> list[int]:
     return values
 
 
+def _student(text: str) -> tuple[str, Path]:
+    name, _, path = text.rpartition("=")
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise argparse.ArgumentTypeError(f"{path} is not a student's folder (RUN_DIR/fast_transformer with config.json)")
+    return name or "shipped", path
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["evaluate"]:
         p = argparse.ArgumentParser(prog="python -m cats.benchmarks.fewstep evaluate")
         p.add_argument("--teacher", default="synthcats")
-        p.add_argument("--fast", type=Path, required=True, help="the student's folder (RUN_DIR/fast_transformer)")
+        p.add_argument("--fast", type=_student, action="append", required=True, metavar="[NAME=]DIR",
+                       help="a student's folder (RUN_DIR/fast_transformer), optionally named; repeat for several")
         p.add_argument("--samples", type=int, default=1200)
         p.add_argument("--steps", type=_ints, default=[1, 2, 4])
         p.add_argument("--teacher-steps", type=_ints, default=[20])
@@ -237,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--threads", type=int, default=None)
         args = p.parse_args(argv[1:])
         cache = Path.home() / ".cache" / "tiny-cats" / "inception"
-        rows = evaluate(args.teacher, {"shipped": args.fast}, args.steps, args.teacher_steps, args.samples, cache,
+        rows = evaluate(args.teacher, dict(args.fast), args.steps, args.teacher_steps, args.samples, cache,
                         threads=args.threads)
         command = "python -m cats.benchmarks.fewstep evaluate " + shlex.join(argv[1:])
         text = table(rows, command)

@@ -14,7 +14,6 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import scipy.linalg
 import torch
 import torch.nn.functional as F
 
@@ -79,16 +78,30 @@ def cached_features(images: torch.Tensor, cache_dir: str | Path | None, net: Inc
     return feats
 
 
+def _cov_factor(feats: np.ndarray) -> np.ndarray:
+    """L with L @ L.T = the sample covariance of ``feats`` (N, D): the centred features (D, N) when N <= D,
+    else the covariance's eigen-factor (D, D). Either way the smaller of the two."""
+    x = feats.astype(np.float64) - feats.mean(0, dtype=np.float64)
+    n, d = x.shape
+    if n <= d:
+        return x.T / np.sqrt(n - 1)
+    w, u = np.linalg.eigh(x.T @ x / (n - 1))
+    return u * np.sqrt(np.clip(w, 0.0, None))
+
+
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """FID between two feature sets (N, D) and (M, D)."""
-    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():  # singular product: regularise (as in pytorch-fid)
-        eps = np.eye(cov_a.shape[0]) * 1e-6
-        covmean = scipy.linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
-    covmean = np.real(covmean)
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
+    """FID between two feature sets (N, D) and (M, D).
+
+    ||mu_a - mu_b||^2 + tr(C_a) + tr(C_b) - 2 tr sqrt(C_a C_b). The last trace is computed exactly
+    without a matrix square root: with C = L L^T, the non-zero eigenvalues of C_a C_b are those of
+    (L_a^T L_b)(L_a^T L_b)^T, so tr sqrt(C_a C_b) is the sum of the singular values of L_a^T L_b
+    (an N x M matrix for N, M below the feature size D). Same value as scipy's sqrtm route (a test
+    checks it) in a fraction of the time: sqrtm of a 2048 x 2048 product took ~50 s on 2 cores.
+    """
+    mu_a, mu_b = feats_a.mean(0, dtype=np.float64), feats_b.mean(0, dtype=np.float64)
+    la, lb = _cov_factor(feats_a), _cov_factor(feats_b)
+    trace_sqrt = float(np.linalg.svd(la.T @ lb, compute_uv=False).sum())
+    return float(((mu_a - mu_b) ** 2).sum() + (la ** 2).sum() + (lb ** 2).sum() - 2 * trace_sqrt)
 
 
 def fid(real: torch.Tensor, fake: torch.Tensor, device: str | torch.device = "cpu") -> dict:

@@ -40,6 +40,7 @@ from cats.export.parity import (
 )
 from cats.export.precision import check_precisions, make_variant
 from cats.onnx.manifest import GOLDEN, read_golden, read_manifest, variant_path, verify_files
+from cats.schedule import check_scheduler
 
 CLASSIFIER_PRECISIONS = ("fp32", "fp16")  # int8 weight-only quantisation targets MatMul; a CNN has none
 
@@ -55,7 +56,8 @@ def weights_info(pipe, name: str) -> dict:
 
 
 def _shift(pipe) -> float:
-    return float(pipe.scheduler.config.get("shift", 1.0))
+    """The scheduler's shift, the one setting the manifest carries; any other option is refused, naming it."""
+    return check_scheduler(pipe.scheduler)
 
 
 def _defaults(pipe) -> dict:
@@ -128,6 +130,7 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8
     override the defaults of ``cats.export.parity`` per variant, e.g. {"fp16": {"velocity_rel_rms": 1e-9}}.
     """
     precisions = check_precisions(precisions)
+    shift = _shift(pipe)  # before any work: a scheduler the clients cannot reproduce is refused
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     gen_budgets = {**GENERATOR_BUDGETS, **(generator_budgets or {})}
@@ -137,7 +140,7 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8
         clf_budgets = {p: {k: v for k, v in b.items() if k != "ood_score_rel"} for p, b in clf_budgets.items()}
     transformer = pipe.transformer.eval()
     step = GeneratorStep(transformer).eval()
-    defaults, shift = _defaults(pipe), _shift(pipe)
+    defaults = _defaults(pipe)
 
     with tempfile.TemporaryDirectory() as tmp:
         gen_fp32 = export_generator(transformer, Path(tmp) / "generator.onnx")

@@ -26,6 +26,7 @@ from cats.export.parity import (
     torch_step,
 )
 from cats.onnx.manifest import encode_array
+from cats.sampling import initial_sample
 from cats.schedule import flow_sigmas, transfer_sigmas
 
 GOLDEN_SEED = 20240
@@ -75,7 +76,7 @@ def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None
     image = transfer_image(cfg.sample_size, cfg.in_channels)
     t_sigmas = transfer_sigmas(steps, TRANSFER_STRENGTH, shift)
     w = case_weights()[:1]
-    start = (1.0 - t_sigmas[0]) * image + t_sigmas[0] * noise  # SDEdit: noise the picture to sigma = t_sigmas[0]
+    start = initial_sample(noise, t_sigmas, image)  # SDEdit: the picture noised to sigma = t_sigmas[0]
     out = sample_loop(onnx_fn, start, t_sigmas, w, guidance_scale)
     _agree("transfer", out, sample_loop(torch_fn, start, t_sigmas, w, guidance_scale), TOLERANCE["final"])
     golden = {
@@ -147,7 +148,7 @@ def replay_golden(golden: dict, sess, clf_sess=None) -> list[str]:
         check(f"{case['name']} final", final, case["final"], tol["final"])
     tr = golden["transfer"]
     t_sigmas = np.asarray(tr["sigmas"], np.float32)
-    start = (1.0 - t_sigmas[0]) * decode_array(tr["image"]) + t_sigmas[0] * decode_array(tr["noise"])
+    start = initial_sample(decode_array(tr["noise"]), t_sigmas, decode_array(tr["image"]))
     out = sample_loop(lambda f: onnx_step(sess, f), start, t_sigmas, np.asarray([tr["class_weights"]], np.float32), g)
     check("transfer", out, tr["expected"], tol["final"])
     if clf_sess is not None and "classifier" in golden:

@@ -19,6 +19,7 @@ import torch
 from cats.breeds import NUM_SLOTS, breed_id
 from cats.classify import softmax
 from cats.export.graphs import GeneratorStep
+from cats.sampling import run_sampler
 from cats.schedule import flow_sigmas
 
 PARITY_SIGMAS = (1.0, 0.75, 0.5, 0.25, 0.05)
@@ -98,11 +99,10 @@ def onnx_step(sess: ort.InferenceSession, feed: dict[str, np.ndarray]) -> tuple[
 
 
 def sample_loop(step_fn, noise: np.ndarray, sigmas: np.ndarray, class_weights, guidance_scale) -> np.ndarray:
-    """Integrate from ``noise`` over ``sigmas`` with a step function (torch_step / onnx_step partial)."""
-    x = noise
-    for i in range(len(sigmas) - 1):
-        x, _ = step_fn(step_feed(x, sigmas[i], sigmas[i + 1], class_weights, guidance_scale))
-    return x
+    """Euler from ``noise`` over ``sigmas`` (``cats.sampling.run_sampler``) with a step function of a graph
+    feed (torch_step / onnx_step partial)."""
+    return run_sampler(lambda x, s, s_next: step_fn(step_feed(x, s, s_next, class_weights, guidance_scale)),
+                       noise, sigmas)
 
 
 def rel_rms(got: np.ndarray, ref: np.ndarray) -> float:

@@ -1,19 +1,19 @@
 """OnnxCatsPipeline: the CatsPipeline calls (generate, blend, transfer, classify) on ONNX Runtime.
 
 Built only from an export directory (``manifest.json`` + graphs) and NumPy: no torch import, so it
-runs where torch is not installed (the Gradio Space's ONNX backend). Sampling loops the exported
-step graph, which holds the guided Euler update (CFG lives in the graph, never here); the sigmas
-come from ``cats.schedule`` with the manifest's shift, which equals diffusers' scheduler.
+runs where torch is not installed (the Gradio Space's ONNX backend). Sampling is the torch-free
+core ``cats.sampling`` (shared with ``CatsPipeline``) over the exported step graph, which holds
+the guided Euler update (CFG lives in the graph, never here); the sigmas come from
+``cats.schedule`` with the manifest's shift, which equals diffusers' scheduler.
 
-Noise is drawn with NumPy (``seed`` / ``generator``), so a seed gives a different image than the
-PyTorch pipeline's ``torch.Generator``; pass the same ``latents`` to both to get the same picture.
+Noise: ``seed=INT`` draws ``cats.noise.gaussian_noise``, the same noise as ``CatsPipeline(seed=)``
+and the web client for that seed, so the same seed and breed give the same cat; ``generator=`` (a
+NumPy Generator) draws its own; ``latents=`` passes it in.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from numbers import Real
 from pathlib import Path
 from typing import Callable
 
@@ -22,13 +22,21 @@ import onnxruntime as ort
 
 from cats.breeds import breed_weights
 from cats.classify import ClassifyResult, preprocess, results_from_logits
-from cats.images import from_model_array, load_image, to_model_array
+from cats.images import load_image, to_model_array
 from cats.onnx.manifest import read_manifest, variant_path
 from cats.ood import OodStats
-from cats.schedule import flow_sigmas, transfer_sigmas
-
-SAMPLERS = ("euler", "heun")
-OUTPUT_TYPES = ("pil", "np")
+from cats.sampling import (
+    OUTPUT_TYPES,  # noqa: F401 - part of this module's interface ("pil", "np": no torch here)
+    SAMPLERS,  # noqa: F401 - part of this module's interface
+    Call,
+    check_call,
+    initial_noise,
+    initial_sample,
+    postprocess,
+    run_sampler,
+    step_callback,
+)
+from cats.schedule import check_strength, flow_sigmas, transfer_tail
 
 StepCallback = Callable[["OnnxCatsPipeline", int, float, dict], "dict | None"]
 
@@ -112,24 +120,6 @@ class OnnxCatsPipeline:
             "guidance_scale": np.asarray([guidance_scale], dtype=np.float32)})
         return nxt, x0
 
-    def _integrate(self, x, sigmas, weights, guidance: float, sampler: str, callback) -> np.ndarray:
-        for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
-            sigma, sigma_next = float(sigma), float(sigma_next)
-            x_next, x0 = self.step(x, sigma, sigma_next, weights, guidance)
-            if sampler == "heun" and sigma_next >= self.sigma_min:
-                # Heun: x + dt/2 (v + v_end). The graph gives x_next = x + dt v; a second call at the end
-                # point with the same dt gives x_next + dt v_end, so the update is their mean with x.
-                # Skipped on steps ending below sigma_min (as CatsPipeline): the clamped x -> v slope is
-                # wrong there and the step is tiny.
-                end, _ = self.step(x_next, sigma_next, 2.0 * sigma_next - sigma, weights, guidance)
-                x_next = 0.5 * (x + end)
-            x = x_next
-            if callback is not None:
-                returned = callback(self, i, sigma, {"latents": x, "pred_x0": x0})
-                if isinstance(returned, dict) and "latents" in returned:
-                    x = np.asarray(returned["latents"], dtype=np.float32)
-        return x
-
     # -- generation --------------------------------------------------------------------------------
 
     def __call__(self, breed="Siamese", num_inference_steps: int | None = None, guidance_scale: float | None = None,
@@ -139,15 +129,16 @@ class OnnxCatsPipeline:
                  ) -> OnnxPipelineOutput:
         """Generate ``num_images_per_prompt`` images per breed entry (see ``breed_weights``).
 
-        latents: optional initial noise (B, 3, S, S) instead of NumPy normal noise from seed/generator.
+        seed: the shared seeded noise (``cats.noise``); generator: a NumPy Generator instead; latents:
+        the initial noise itself (B, 3, S, S). Neither seed nor generator: fresh NumPy noise.
         callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) after each step.
         """
         weights = self.class_weights(breed, num_images_per_prompt)  # (B, 13)
-        steps, guidance = self._steps(num_inference_steps), self._guidance(guidance_scale)
-        self._check(sampler, output_type)
+        call = self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
+        sigmas = self.sigmas(call.steps)
         noise = self._noise(weights.shape[0], seed, generator, latents)
-        x = self._integrate(noise, self.sigmas(steps), weights, guidance, sampler, callback_on_step_end)
-        return OnnxPipelineOutput(images=self._postprocess(x, output_type))
+        x = self._sample(initial_sample(noise, sigmas), sigmas, weights, call, callback_on_step_end)
+        return OnnxPipelineOutput(images=postprocess(x, call.output_type))
 
     def transfer(self, image, breed="Siamese", strength: float = 0.6, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str = "euler", seed: int | None = None,
@@ -158,18 +149,15 @@ class OnnxCatsPipeline:
 
         Strength 0 returns the input (resized to the model's size), strength 1 ignores it.
         """
-        if isinstance(strength, bool) or not isinstance(strength, Real) or not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+        strength = check_strength(strength)
         pixels = to_model_array(load_image(image), self.image_size)  # (3, S, S) in [-1, 1]
         weights = self.class_weights(breed, 1)
-        steps, guidance = self._steps(num_inference_steps), self._guidance(guidance_scale)
-        self._check(sampler, output_type)
-        sigmas = transfer_sigmas(steps, float(strength), self.shift)  # the last steps, ending at 0
+        call = self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
+        sigmas = transfer_tail(self.sigmas(call.steps), strength)  # the last steps, ending at 0
         noise = self._noise(weights.shape[0], seed, generator, latents)
-        s0 = sigmas[0]
-        x = ((1.0 - s0) * pixels[None] + s0 * noise).astype(np.float32)  # (B, 3, S, S)
-        x = self._integrate(x, sigmas, weights, guidance, sampler, callback_on_step_end)
-        return OnnxPipelineOutput(images=self._postprocess(x, output_type))
+        x = initial_sample(noise, sigmas, pixels[None])  # (B, 3, S, S)
+        x = self._sample(x, sigmas, weights, call, callback_on_step_end)
+        return OnnxPipelineOutput(images=postprocess(x, call.output_type))
 
     # -- classification ----------------------------------------------------------------------------
 
@@ -190,47 +178,28 @@ class OnnxCatsPipeline:
         return results_from_logits(outputs[0], clf["temperature"], clf["unsure_threshold"], top_k,
                                    features=outputs[1] if ood is not None else None, ood=ood)
 
-    # -- internals -----------------------------------------------------------------------------------
+    # -- internals: the adapter over cats.sampling ------------------------------------------------------
 
-    def _steps(self, num_inference_steps):
-        steps = self.default_num_inference_steps if num_inference_steps is None else num_inference_steps
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"num_inference_steps must be a positive integer, got {num_inference_steps!r}")
-        return int(steps)
-
-    def _guidance(self, guidance_scale) -> float:
-        g = self.default_guidance_scale if guidance_scale is None else guidance_scale
-        if isinstance(g, bool) or not isinstance(g, Real) or not math.isfinite(g) or g < 0:
-            raise ValueError(f"guidance_scale must be a finite number >= 0 (1 = no guidance), got {guidance_scale!r}")
-        return float(g)
-
-    @staticmethod
-    def _check(sampler: str, output_type: str) -> None:
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"output_type must be one of {OUTPUT_TYPES} (no torch here), got {output_type!r}")
+    def _check_call(self, num_inference_steps, guidance_scale, sampler: str, output_type: str) -> Call:
+        return check_call(num_inference_steps, guidance_scale, sampler, output_type,
+                          default_steps=self.default_num_inference_steps, default_guidance=self.default_guidance_scale,
+                          note=" (no torch here)")
 
     def _noise(self, batch: int, seed, generator, latents) -> np.ndarray:
+        """(B, C, S, S) float32 standard normal noise (see ``__call__``)."""
         shape = (batch, self.channels, self.image_size, self.image_size)
-        if latents is not None:
-            noise = np.asarray(latents, dtype=np.float32)
-            if noise.shape != shape:
-                raise ValueError(f"latents must have shape {shape} (images, channels, size, size), got {noise.shape}")
-            return noise
-        if generator is None:
-            generator = np.random.default_rng(seed)
-        elif not isinstance(generator, np.random.Generator):
+        if generator is not None and not isinstance(generator, np.random.Generator):
             raise ValueError(f"generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
                              f"got {type(generator).__name__}; or pass seed=INT")
-        elif seed is not None:
-            raise ValueError("pass either seed or generator, not both")
-        return generator.standard_normal(shape, dtype=np.float32)
+        return initial_noise(shape, seed=seed, generator=generator,
+                             latents=None if latents is None else np.asarray(latents, dtype=np.float32),
+                             draw=lambda g: (np.random.default_rng() if g is None else g).standard_normal(
+                                 shape, dtype=np.float32))
 
-    @staticmethod
-    def _postprocess(x: np.ndarray, output_type: str):
-        """(B, 3, S, S) in [-1, 1] -> PIL list | float32 (B, S, S, 3) in [0, 1] (as CatsPipeline)."""
-        x = np.clip(x, -1.0, 1.0)
-        if output_type == "pil":
-            return [from_model_array(img) for img in x]
-        return ((x + 1.0) / 2.0).transpose(0, 2, 3, 1).astype(np.float32)
+    def _sample(self, x: np.ndarray, sigmas: np.ndarray, weights: np.ndarray, call: Call, callback) -> np.ndarray:
+        """``cats.sampling.run_sampler`` over the step graph (CFG inside) with the manifest's sigma_min."""
+        def step(sample: np.ndarray, sigma: float, sigma_next: float):
+            return self.step(sample, sigma, sigma_next, weights, call.guidance)
+
+        on_step = step_callback(self, callback, convert=lambda a: np.asarray(a, dtype=np.float32))
+        return run_sampler(step, x, sigmas, call.sampler, on_step, self.sigma_min)

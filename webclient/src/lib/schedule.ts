@@ -50,7 +50,7 @@ export function sigmasFor(m: Manifest, steps: number): Float32Array {
 }
 
 /**
- * The schedule tail that restyle (SDEdit) integrates, as cats/schedule.py::transfer_sigmas: of `steps` steps
+ * The schedule tail that restyle (SDEdit) integrates, as cats/schedule.py::transfer_tail: of `steps` steps
  * run the last round(steps * strength). Strength 0 gives [0] (no step: the image comes back unchanged).
  */
 export function transferSigmas(full: Float32Array, strength: number): Float32Array {

@@ -13,7 +13,7 @@ import {
   isWorkerRequest, toErrorResponse, transferables, WorkerError, type WorkerRequest, type WorkerResponse,
 } from '../lib/protocol';
 import { gaussianNoise } from '../lib/rng';
-import { initialSample, runSampler, type StepEvent } from '../lib/sampler';
+import { checkGuidance, checkSteps, initialSample, runSampler, type StepEvent } from '../lib/sampler';
 import { sigmasFor, transferSigmas } from '../lib/schedule';
 import { toClassifierTensor, toModelTensor } from '../lib/tensor';
 import { decodeImage } from './decode';
@@ -123,20 +123,31 @@ function checkWeights(m: Manifest, weights: number[]): Float32Array {
   return Float32Array.from(weights);
 }
 
+/** A request value refused by the sampling core's checks (RangeError) is the caller's input error. */
+function checked<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof RangeError) throw new WorkerError('input', err.message);
+    throw err;
+  }
+}
+
 async function generate(req: Extract<WorkerRequest, { type: 'generate' | 'restyle' }>): Promise<void> {
   const t0 = performance.now();
   const { m, s } = ready();
   const n = imageLength(m.generator);
-  const noise = req.noise ?? gaussianNoise(n, req.seed);
+  const noise = req.noise ?? checked(() => gaussianNoise(n, req.seed)); // the seed's noise, as cats/noise.py
   if (noise.length !== n) throw new WorkerError('input', `noise has ${noise.length} values, expected ${n}`);
-  const full = sigmasFor(m, req.steps);
+  const full = sigmasFor(m, checked(() => checkSteps(req.steps)));
+  const guidance = checked(() => checkGuidance(req.guidance));
   let sigmas = full;
   let image: Float32Array | undefined;
   if (req.type === 'restyle') {
+    sigmas = checked(() => transferSigmas(full, req.strength));
     image = toModelTensor(await decodeImage(req.image), m.generator.image_size);
-    sigmas = transferSigmas(full, req.strength);
   }
-  const step = generatorStep(s.ort, s.generator, m, checkWeights(m, req.weights), req.guidance);
+  const step = generatorStep(s.ort, s.generator, m, checkWeights(m, req.weights), guidance);
   const { image: out, stepMs } = await runSampler({
     init: initialSample(noise, sigmas, image),
     sigmas,
@@ -171,7 +182,8 @@ async function thumbnails(req: Extract<WorkerRequest, { type: 'thumbnails' }>): 
   const step = generatorStep(s.ort, s.generator, m, weights, m.generator.defaults.guidance_scale, b);
   const n = imageLength(m.generator);
   const { image } = await runSampler({
-    init: gaussianNoise(n * b, req.seed), sigmas: sigmasFor(m, req.steps), step, isCancelled: () => cancelled.has(req.id),
+    init: checked(() => gaussianNoise(n * b, req.seed)), sigmas: sigmasFor(m, checked(() => checkSteps(req.steps))), step,
+    isCancelled: () => cancelled.has(req.id),
   });
   post({ type: 'thumbnails', id: req.id, images: Array.from({ length: b }, (_, i) => image.slice(i * n, (i + 1) * n)) });
 }

@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { classWeights } from '../../src/lib/conditioning';
 import type { Manifest } from '../../src/lib/manifest';
 import { gaussianNoise } from '../../src/lib/rng';
-import { CancelledError, initialSample, runSampler, type StepFn } from '../../src/lib/sampler';
+import {
+  CancelledError, checkGuidance, checkSampler, checkSteps, initialSample, runSampler, type StepFn,
+} from '../../src/lib/sampler';
 import { flowSigmas, transferSigmas } from '../../src/lib/schedule';
+import fixture from '../fixtures/sampling.json';
 
 /** An exact "graph": the clean image is `target`, so v = (x - target) / sigma and Euler lands on target. */
 function exactStep(target: Float32Array, calls: [number, number][]): StepFn {
@@ -88,5 +91,61 @@ describe('classWeights', () => {
     expect(() => classWeights(m, { kind: 'blend', weights: [0, 0, 0] })).toThrow(/at least one breed/);
     expect(() => classWeights(m, { kind: 'blend', weights: [1, -1, 0] })).toThrow(/weight for B must be >= 0, got -1/);
     expect(() => classWeights(m, { kind: 'blend', weights: [1] })).toThrow(/needs 3 weights, got 1/);
+  });
+});
+
+/**
+ * The step of tests/fixtures/make_fixtures.py::toy_step, written again here: the x-prediction of `target` with the x -> v
+ * clamp plus a sigma-dependent term (so Heun differs from Euler), in float64, stored as float32.
+ */
+function toyStep(target: Float32Array, sigmaMin: number, calls: number[][]): StepFn {
+  return async (x, sigma, sigmaNext) => {
+    calls.push([sigma, sigmaNext]);
+    const next = new Float32Array(x.length);
+    const predX0 = new Float32Array(x.length);
+    x.forEach((xi, i) => {
+      const v = (xi - (target[i] as number)) / Math.max(sigma, sigmaMin) + 0.25 * sigma * xi;
+      next[i] = xi + (sigmaNext - sigma) * v;
+      predX0[i] = xi - sigma * v;
+    });
+    return { next, predX0 };
+  };
+}
+
+describe('the sampling core mirrors cats/sampling.py (tests/fixtures/sampling.json)', () => {
+  const count = fixture.shape.reduce((a, b) => a * b, 1);
+  const target = Float32Array.from(fixture.target);
+  const image = Float32Array.from(fixture.image);
+
+  it.each(fixture.cases)('$sampler, $steps steps, shift $shift, strength $strength', async (c) => {
+    const full = flowSigmas(c.steps, c.shift);
+    const sigmas = c.strength === null ? full : transferSigmas(full, c.strength);
+    expect(Array.from(sigmas)).toEqual(c.sigmas);
+    const init = initialSample(gaussianNoise(count, fixture.seed), sigmas, c.strength === null ? undefined : image);
+    expect(Array.from(init)).toEqual(c.init); // the seeded noise and the restyle mix, bit for bit
+    const calls: number[][] = [];
+    const seen: number[][] = [];
+    const { image: out } = await runSampler({
+      init, sigmas, step: toyStep(target, fixture.sigma_min, calls), sampler: checkSampler(c.sampler),
+      sigmaMin: fixture.sigma_min, onStep: (e) => seen.push([e.index, e.sigma]),
+    });
+    expect(calls).toEqual(c.calls); // the same graph calls: Heun's second call only on steps ending >= sigma_min
+    expect(seen).toEqual(c.on_step);
+    expect(Array.from(out)).toEqual(c.final); // float32 arithmetic written to give the same bits
+  });
+
+  it('accepts and refuses the same settings', () => {
+    const verdict = (check: (v: number) => number, v: number) => { try { return check(v); } catch { return null; } };
+    for (const [v, want] of fixture.checks.steps) expect(verdict(checkSteps, v as number), `steps ${v}`).toBe(want);
+    for (const [v, want] of fixture.checks.guidance) expect(verdict(checkGuidance, v as number), `guidance ${v}`).toBe(want);
+    const strength = (v: number) => { transferSigmas(flowSigmas(4), v); return v; };
+    for (const [v, want] of fixture.checks.strength) expect(verdict(strength, v as number), `strength ${v}`).toBe(want);
+    expect(() => checkGuidance(Number.NaN)).toThrow(/guidance_scale must be a finite number >= 0/);
+    expect(() => checkSampler('ddim')).toThrow(/sampler must be one of euler, heun, got ddim/);
+  });
+
+  it('heun needs the manifest\'s sigma_min', async () => {
+    const run = runSampler({ init: new Float32Array(2), sigmas: flowSigmas(2), step: exactStep(new Float32Array(2), []), sampler: 'heun' });
+    await expect(run).rejects.toThrow(/heun needs sigmaMin/);
   });
 });

@@ -25,16 +25,16 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImagePipelineOutput
 
-from cats import sampling
+from cats import paths, sampling
 from cats.breeds import BREEDS, NULL_ID, breed_weights
 from cats.flow import SIGMA_MIN, euler_step, guided_velocity, model_velocity, velocity_to_x0
 from cats.images import load_image, to_model_array
 from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
 from cats.models.dit import PRESETS, CatDiT, get_preset
+from cats.paths import WEIGHTS_DIR, bundled_names  # noqa: F401 - WEIGHTS_DIR stays importable from here
 from cats.sampling import Call, check_call, initial_noise, initial_sample, postprocess, run_sampler, step_callback
 from cats.schedule import check_scheduler, check_strength, transfer_tail
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # bundled pipelines: cats/weights/<name>/
 SAMPLERS = sampling.SAMPLERS
 OUTPUT_TYPES = (*sampling.OUTPUT_TYPES, "pt")  # "pt": a tensor
 DEFAULT_GUIDANCE_SCALE = 3.0
@@ -42,13 +42,6 @@ DEFAULT_NUM_INFERENCE_STEPS = 20
 PRESET_OPTION_DEFAULTS = {"long_skip": False, "conv_out": False}  # CatDiT's options a preset may leave out
 
 StepCallback = Callable[["CatsPipeline", int, float, dict], "dict | None"]
-
-
-def bundled_names() -> list[str]:
-    """Names of the pipelines shipped inside the package (directories of ``cats/weights/``)."""
-    if not WEIGHTS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / "model_index.json").is_file())
 
 
 def resolve_pretrained(name_or_path: str | Path) -> str:
@@ -59,7 +52,7 @@ def resolve_pretrained(name_or_path: str | Path) -> str:
     text = str(name_or_path)
     if "/" not in text and "\\" not in text:
         if text in bundled_names():
-            return str(WEIGHTS_DIR / text)
+            return str(paths.bundled_pipeline(text))
         names = ", ".join(bundled_names()) or "none yet"
         raise ValueError(f"{text!r} is neither a directory nor a bundled pipeline (bundled: {names}); "
                          "pass a directory written by save_pretrained")

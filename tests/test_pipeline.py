@@ -8,7 +8,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 from PIL import Image
 
-import cats.pipeline as pipeline_module
+from cats import paths
 from cats.breeds import BREEDS, NULL_ID, NUM_SLOTS
 from cats.flow import SIGMA_MIN, euler_step, model_velocity
 from cats.images import ImageInputError, load_image, to_model_array
@@ -316,7 +316,7 @@ def test_load_refuses_a_different_breed_list(pipe, tmp_path):
 
 
 def test_bare_names_resolve_to_bundled_weights(pipe, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline_module, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "WEIGHTS_DIR", tmp_path)  # the one module that knows where bundled weights live
     with pytest.raises(ValueError, match=r"'synthcats'.*bundled: none yet"):
         CatsPipeline.from_pretrained("synthcats")
     pipe.save_pretrained(tmp_path / "mycats")

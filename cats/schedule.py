@@ -102,3 +102,13 @@ def transfer_sigmas(num_inference_steps: int, strength: float, shift: float = 1.
     check_strength(strength)
     return transfer_tail(flow_sigmas(num_inference_steps, shift), strength)
 
+
+def few_step_sigmas(num_inference_steps: int) -> list[float]:
+    """The few-step student's schedule: ``num_inference_steps`` equal Euler steps from sigma 1 to 0.
+
+    Not diffusers' grid, which ends at 1/1000 and adds a final step to 0 (its 2 steps are 1 -> 0.001
+    -> 0, in effect one): the student's straight lines make every step count.
+    """
+    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+        raise ValueError(f"num_inference_steps must be a positive integer, got {num_inference_steps!r}")
+    return [1.0 - i / num_inference_steps for i in range(num_inference_steps)] + [0.0]

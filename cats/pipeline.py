@@ -32,13 +32,23 @@ from cats.images import load_image, to_model_array
 from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
 from cats.models.dit import PRESETS, CatDiT, get_preset
 from cats.paths import WEIGHTS_DIR, bundled_names  # noqa: F401 - WEIGHTS_DIR stays importable from here
-from cats.sampling import Call, check_call, initial_noise, initial_sample, postprocess, run_sampler, step_callback
-from cats.schedule import check_scheduler, check_strength, transfer_tail
+from cats.sampling import (
+    Call,
+    check_call,
+    check_fast_call,
+    initial_noise,
+    initial_sample,
+    postprocess,
+    run_sampler,
+    step_callback,
+)
+from cats.schedule import check_scheduler, check_strength, few_step_sigmas, transfer_tail
 
 SAMPLERS = sampling.SAMPLERS
 OUTPUT_TYPES = (*sampling.OUTPUT_TYPES, "pt")  # "pt": a tensor
 DEFAULT_GUIDANCE_SCALE = 3.0
 DEFAULT_NUM_INFERENCE_STEPS = 20
+FAST_DEFAULT_STEPS = 2  # the few-step student's default (mode="fast")
 PRESET_OPTION_DEFAULTS = {"long_skip": False, "conv_out": False}  # CatDiT's options a preset may leave out
 
 StepCallback = Callable[["CatsPipeline", int, float, dict], "dict | None"]
@@ -67,18 +77,21 @@ class CatsPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "transformer"
-    _optional_components = ["classifier"]
+    _optional_components = ["classifier", "fast_transformer"]
 
     def __init__(self, transformer: CatDiT, scheduler: FlowMatchEulerDiscreteScheduler, classifier=None,
                  breeds: list[str] | None = None, null_id: int = NULL_ID, preset: str | None = None,
                  default_guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
-                 default_num_inference_steps: int = DEFAULT_NUM_INFERENCE_STEPS, trained_on: str | None = None):
+                 default_num_inference_steps: int = DEFAULT_NUM_INFERENCE_STEPS, trained_on: str | None = None,
+                 fast_transformer: CatDiT | None = None, fast_guidance_scale: float | None = None,
+                 fast_default_steps: int = FAST_DEFAULT_STEPS):
         super().__init__()
         check_scheduler(scheduler)
         if breeds is not None and tuple(breeds) != BREEDS:
             raise ValueError(f"these weights were saved with breeds {list(breeds)}, but this version of tiny-cats "
                              f"uses {list(BREEDS)}; they cannot be mixed")
-        self.register_modules(transformer=transformer, scheduler=scheduler, classifier=classifier)
+        self.register_modules(transformer=transformer, scheduler=scheduler, classifier=classifier,
+                              fast_transformer=fast_transformer)
         if preset is None:  # built around a bare transformer (e.g. by the trainer): name its size if it has one
             # a preset leaves the architecture options at their defaults: compare those too, or a
             # `tiny` with long skips would be named `tiny`
@@ -88,7 +101,10 @@ class CatsPipeline(DiffusionPipeline):
         self.register_to_config(breeds=list(BREEDS), null_id=NULL_ID, preset=preset,
                                 default_guidance_scale=float(default_guidance_scale),
                                 default_num_inference_steps=int(default_num_inference_steps),
-                                trained_on=trained_on)  # what the weights learned from; shown by the demos
+                                trained_on=trained_on,  # what the weights learned from; shown by the demos
+                                # the few-step student (mode="fast"): the guidance its teacher baked in, its steps
+                                fast_guidance_scale=None if fast_guidance_scale is None else float(fast_guidance_scale),
+                                fast_default_steps=int(fast_default_steps))
 
     # -- construction --------------------------------------------------------------------------
 
@@ -131,8 +147,13 @@ class CatsPipeline(DiffusionPipeline):
     def __call__(self, breed="Siamese", num_inference_steps: int | None = None, guidance_scale: float | None = None,
                  sampler: str = "euler", generator: torch.Generator | None = None, num_images_per_prompt: int = 1,
                  output_type: str = "pil", callback_on_step_end: StepCallback | None = None, progress: bool = True,
-                 latents: torch.Tensor | np.ndarray | None = None, seed: int | None = None) -> ImagePipelineOutput:
+                 latents: torch.Tensor | np.ndarray | None = None, seed: int | None = None,
+                 mode: str = "quality") -> ImagePipelineOutput:
         """Generate ``num_images_per_prompt`` images per breed entry (see ``breed_weights``).
+
+        mode: "quality" (the guided model over the scheduler's sigmas) or "fast" (the few-step student
+        ``fast_transformer``: 1-4 Euler steps, default ``fast_default_steps``, guidance baked in, so
+        ``guidance_scale`` stays None; see ``cats.sampling.check_fast_call``).
 
         seed: the shared seeded noise (``cats.noise``: the same cat as the ONNX pipeline and the web
         client for that seed); else ``torch.randn(..., generator=generator)``; latents: the noise itself
@@ -140,10 +161,14 @@ class CatsPipeline(DiffusionPipeline):
         after each step; a returned dict with "latents" replaces the current sample.
         """
         weights = self.class_weights(breed, num_images_per_prompt)  # (B, 13)
-        call = self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
-        sigmas = self._sigmas(call.steps)
+        fast = check_fast_call(mode, self.fast_transformer is not None, num_inference_steps, guidance_scale, sampler,
+                               output_type, default_steps=self.config.fast_default_steps,
+                               baked_guidance=self.config.fast_guidance_scale, output_types=OUTPUT_TYPES)
+        call = fast or self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
+        sigmas = few_step_sigmas(call.steps) if fast else self._sigmas(call.steps)
         noise = self._initial_noise(weights.shape[0], seed, generator, latents)
-        x = self._sample(initial_sample(noise, sigmas), sigmas, weights, call, callback_on_step_end, progress)
+        model = self.fast_transformer if fast else self.transformer
+        x = self._sample(initial_sample(noise, sigmas), sigmas, weights, call, callback_on_step_end, progress, model)
         return ImagePipelineOutput(images=self._postprocess(x, call.output_type))
 
     @torch.no_grad()
@@ -200,27 +225,27 @@ class CatsPipeline(DiffusionPipeline):
                               draw=lambda g: torch.randn(shape, generator=g, dtype=torch.float32))
         return torch.as_tensor(noise).to(self._execution_device, self.transformer.dtype)
 
-    def _step(self, weights: torch.Tensor, guidance: float):
-        """The core's step: (x, sigma, sigma_next) -> (x_next, pred_x0), one guided Euler move of the model.
+    def _step(self, weights: torch.Tensor, guidance: float, model: CatDiT):
+        """The core's step: (x, sigma, sigma_next) -> (x_next, pred_x0), one guided Euler move of ``model``.
 
         Guidance 1 runs only the conditional branch (batch B); any other, both branches in one batch 2B.
         """
-        prediction_type = self.transformer.config.prediction_type
+        prediction_type = model.config.prediction_type
 
         def step(x: torch.Tensor, sigma: float, sigma_next: float):
             s = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)  # (B,)
             w = weights.to(x.dtype)
             if guidance == 1.0:
-                v = model_velocity(self.transformer, x, s, w, prediction_type)
+                v = model_velocity(model, x, s, w, prediction_type)
                 x0 = velocity_to_x0(x, v, s)
             else:
-                v, x0 = guided_velocity(self.transformer, x, s, w, guidance, prediction_type)
+                v, x0 = guided_velocity(model, x, s, w, guidance, prediction_type)
             return euler_step(x, v, s, torch.full_like(s, sigma_next)), x0
 
         return step
 
     def _sample(self, x: torch.Tensor, sigmas: list[float], weights: torch.Tensor, call: Call,
-                callback: StepCallback | None, progress: bool) -> torch.Tensor:
+                callback: StepCallback | None, progress: bool, model: CatDiT | None = None) -> torch.Tensor:
         """``cats.sampling.run_sampler`` with this pipeline's step, callback and progress bar."""
         user = step_callback(self, callback)
         bar = self.progress_bar(total=len(sigmas) - 1) if progress else None
@@ -232,7 +257,8 @@ class CatsPipeline(DiffusionPipeline):
             return replaced
 
         with bar if bar is not None else contextlib.nullcontext():
-            return run_sampler(self._step(weights, call.guidance), x, sigmas, call.sampler, on_step, SIGMA_MIN)
+            return run_sampler(self._step(weights, call.guidance, model or self.transformer), x, sigmas, call.sampler,
+                               on_step, SIGMA_MIN)
 
     @staticmethod
     def _postprocess(x: torch.Tensor, output_type: str):

@@ -75,6 +75,36 @@ def check_call(num_inference_steps, guidance_scale, sampler: str, output_type: s
                 output_type=check_choice("output_type", output_type, output_types, note))
 
 
+# -- fast mode: the few-step student --------------------------------------------------------------------
+
+MODES = ("quality", "fast")  # quality: the guided model over its scheduler; fast: the few-step student
+
+
+def check_fast_call(mode: str, has_student: bool, num_inference_steps, guidance_scale, sampler: str,
+                    output_type: str, *, default_steps: int, baked_guidance: float | None,
+                    output_types: tuple[str, ...] = OUTPUT_TYPES, note: str = "") -> Call | None:
+    """None for ``mode="quality"``; for ``"fast"`` the checked call of the few-step student.
+
+    The student learned the teacher's guided images, so guidance is part of its weights (a second
+    guidance would apply it twice: ``guidance_scale`` must be left out, and the step runs the
+    conditional branch only); its paths are straight, so it integrates with Euler over
+    ``cats.schedule.few_step_sigmas``.
+    """
+    check_choice("mode", mode, MODES)
+    if mode == "quality":
+        return None
+    if not has_student:
+        raise ValueError("these weights have no few-step generator (fast mode): train one with "
+                         "python -m cats.training fewstep (docs/fewstep.md) or use mode='quality'")
+    if guidance_scale is not None:
+        baked = "" if baked_guidance is None else f" (its teacher's {baked_guidance:g})"
+        raise ValueError(f"fast mode has its guidance baked into the weights{baked}; leave guidance_scale out")
+    if sampler != "euler":
+        raise ValueError(f"fast mode integrates with 'euler' (the student's paths are straight), got sampler={sampler!r}")
+    return check_call(num_inference_steps, 1.0, sampler, output_type, default_steps=default_steps,
+                      default_guidance=1.0, output_types=output_types, note=note)
+
+
 # -- the start -----------------------------------------------------------------------------------------
 
 def initial_noise(shape: tuple[int, ...], *, seed: int | None, generator, latents: Array | None,

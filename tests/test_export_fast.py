@@ -109,3 +109,18 @@ def test_a_re_export_without_a_student_removes_the_old_graph(exported, tmp_path)
     assert manifest["generator_fast"] is None and not list(copy.glob("generator_fast.*"))
     assert "fast" not in json.loads((copy / "golden.json").read_text())
 
+
+
+def test_fast_mode_gives_the_same_cat_in_pytorch_and_onnx(exported):
+    """Same seed, breed and step count: CatsPipeline(mode="fast") and OnnxCatsPipeline(mode="fast") agree."""
+    from cats.onnx.pipeline import OnnxCatsPipeline
+
+    pipe, out = exported
+    onnx_pipe = OnnxCatsPipeline.from_dir(out, variant="fp32")
+    for steps in (1, 2):
+        kw = dict(breed={"Siamese": 0.6, "Bombay": 0.4}, num_inference_steps=steps, seed=7, mode="fast",
+                  output_type="np")
+        a, b = pipe(progress=False, **kw).images, onnx_pipe(**kw).images
+        assert np.abs(a - b).max() < 1e-3
+    quality = onnx_pipe(breed={"Siamese": 0.6, "Bombay": 0.4}, num_inference_steps=2, seed=7, output_type="np").images
+    assert np.abs(quality - b).max() > 1e-2  # fast mode really runs the other graph

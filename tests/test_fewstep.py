@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cats.schedule import few_step_sigmas
-from cats.training.fewstep_task import run_student, train_sigmas
+from cats.training.fewstep_task import train_sigmas
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -56,21 +56,19 @@ def test_training_sigmas_follow_the_chosen_variant():
 
 
 def test_an_exact_straight_line_lands_on_the_image_at_any_step_count():
-    """A model that knows v = z - x0 exactly (what reflow learns) gives x0 in 1, 2 and 4 Euler steps."""
+    """A student that knows v = z - x0 exactly (what reflow learns) gives x0 in 1, 2 and 4 Euler steps
+    over the few-step schedule, through the sampling core the pipelines share."""
+    from cats.sampling import run_sampler
+
     x0 = torch.rand(2, 3, 8, 8) * 2 - 1
     z = torch.randn(2, 3, 8, 8)
 
-    def oracle_v(x, timestep, weights):  # v-prediction: the velocity of the line through x towards x0
-        sigma = (timestep / 1000.0).reshape(-1, 1, 1, 1)
-        return (x - x0) / sigma  # x = (1 - s) x0 + s z  ->  (x - x0) / s = z - x0
+    def step(x, sigma, sigma_next):  # the exact velocity of the line through x towards x0
+        v = (x - x0) / sigma  # x = (1 - s) x0 + s z  ->  (x - x0) / s = z - x0
+        return x + (sigma_next - sigma) * v, x0
 
-    def oracle_x(x, timestep, weights):  # x-prediction of the same line
-        return x0
-
-    w = torch.zeros(2, 13)
     for steps in (1, 2, 4):
-        assert torch.allclose(run_student(oracle_v, z, w, steps, "v"), x0, atol=1e-5)
-        assert torch.allclose(run_student(oracle_x, z, w, steps, "x"), x0, atol=1e-5)
+        assert torch.allclose(run_sampler(step, z, few_step_sigmas(steps)), x0, atol=1e-5)
 
 
 def test_pairs_are_the_teachers_images_resumable_and_refuse_other_settings(tmp_path):
@@ -118,9 +116,16 @@ def test_reflow_brings_the_student_closer_to_the_teacher(tmp_path):
     teacher = CatDiT.from_pretrained(str(tmp_path / "teacher" / "transformer")).eval()
     val = {k: torch.from_numpy(v[-256:]) for k, v in load_pairs(tmp_path / "pairs").items()}
 
+    from cats.pipeline import CatsPipeline
+
+    teacher_pipe = CatsPipeline.from_pretrained(str(tmp_path / "teacher"))
+    entries = [{int(j): float(row[j]) for j in torch.nonzero(row).flatten()} for row in val["weights"]]
+
     def mse(model):
-        x = run_student(model, val["noise"], val["weights"], 1, model.config.prediction_type)
-        return float(((x.clamp(-1, 1) - val["image"]) ** 2).mean())
+        pipe = CatsPipeline(transformer=teacher_pipe.transformer, scheduler=teacher_pipe.scheduler, fast_transformer=model)
+        x = pipe(breed=entries, latents=val["noise"], num_inference_steps=1, mode="fast", output_type="pt",
+                 progress=False).images * 2 - 1
+        return float(((x - val["image"]) ** 2).mean())
 
     assert metrics["mse_1step"] == pytest.approx(mse(student), rel=1e-3)  # the saved student is the validated one
     assert mse(student) < 0.7 * mse(teacher)  # one step of the student is closer to 2 steps of the teacher
@@ -148,3 +153,39 @@ def test_quick_comparison_trains_each_variant_and_writes_the_table(tmp_path):
     for r in report["rows"]:
         assert 0.0 <= r["accuracy"] <= 1.0 and np.isfinite(r["mse_to_teacher"]) and r["mse_to_teacher"] > 0
     assert "| student (one) |" in (tmp_path / "fewstep.md").read_text()
+
+
+def test_fast_mode_of_the_pipeline(tmp_path):
+    """mode="fast" runs the student over the few-step schedule, refuses what it cannot honour, and round-trips."""
+    from cats.models.dit import CatDiT
+    from cats.pipeline import CatsPipeline
+
+    teacher = _random_teacher(tmp_path / "teacher")
+    assert CatsPipeline.from_pretrained(str(tmp_path / "teacher")).fast_transformer is None
+    with pytest.raises(ValueError, match="no few-step generator"):
+        teacher(mode="fast", progress=False)
+    student = CatDiT.from_config(teacher.transformer.config)
+    student.load_state_dict(teacher.transformer.state_dict())
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+    pipe = CatsPipeline(transformer=teacher.transformer, scheduler=teacher.scheduler, fast_transformer=student,
+                        fast_guidance_scale=3.0)
+    seen = []
+    out = pipe(breed="Bengal", mode="fast", seed=1, output_type="np", progress=False,
+               callback_on_step_end=lambda p, i, sigma, t: seen.append(sigma))
+    assert seen == [1.0, 0.5]  # the default two steps of the few-step schedule
+    one = pipe(breed="Bengal", mode="fast", num_inference_steps=1, seed=1, output_type="pt", progress=False).images
+    z = torch.from_numpy(__import__("cats.noise", fromlist=["gaussian_noise"]).gaussian_noise((1, 3, 32, 32), 1))
+    with torch.no_grad():  # one step of an x-predicting student from sigma 1 is its prediction itself
+        x0 = student(z, torch.full((1,), 1000.0), pipe.class_weights("Bengal"))
+    assert torch.allclose(one * 2 - 1, x0.clamp(-1, 1), atol=1e-5)
+    for bad, match in ((dict(guidance_scale=3.0), "baked"), (dict(sampler="heun"), "euler"),
+                       (dict(mode="turbo"), "mode must be one of")):
+        with pytest.raises(ValueError, match=match):
+            pipe(**{"mode": "fast", **bad}, progress=False)
+    pipe.save_pretrained(tmp_path / "saved")
+    again = CatsPipeline.from_pretrained(str(tmp_path / "saved"))
+    assert again.config.fast_guidance_scale == 3.0 and again.config.fast_default_steps == 2
+    assert np.allclose(again(breed="Bengal", mode="fast", seed=1, output_type="np", progress=False).images,
+                       out.images, atol=1e-5)

@@ -40,36 +40,6 @@ COMMON = {"batch_size": 32, "lr": 1e-4, "warmup": 50, "ema_decay": 0.995, "seed"
 QUICK = {"batch_size": 8}
 
 
-class StudentSampler:
-    """The student behind the pipeline's generation call (``breed=``, ``num_inference_steps=``, ``generator=``).
-
-    Noise is ``torch.randn(shape, generator=generator)`` as in ``CatsPipeline``, so the same seed gives
-    the student and the teacher the same starting noise and their images can be compared one to one.
-    """
-
-    def __init__(self, student):
-        self.student = student.eval()
-
-    def __call__(self, breed, num_inference_steps: int = 1, guidance_scale=None, generator=None,
-                 output_type: str = "pt", progress: bool = False):
-        import torch
-        from diffusers import ImagePipelineOutput
-
-        from cats.breeds import breed_weights
-        from cats.training.fewstep_task import run_student
-
-        if guidance_scale not in (None, 1.0):
-            raise ValueError("the few-step student has its guidance baked in; leave guidance_scale out")
-        cfg = self.student.config
-        weights = torch.from_numpy(breed_weights(breed, 1))
-        noise = torch.randn((len(weights), cfg.in_channels, cfg.sample_size, cfg.sample_size), generator=generator)
-        x = run_student(self.student, noise, weights, num_inference_steps, cfg.prediction_type)
-        images = (x.float().clamp(-1, 1) + 1) / 2
-        if output_type == "np":
-            images = images.permute(0, 2, 3, 1).numpy()
-        return ImagePipelineOutput(images=images)
-
-
 def judge(sampler, steps: int, samples: int, cache_dir: Path, reference=None, data_root: str | None = None,
           size: int = 64) -> dict:
     """One row: quality of ``samples`` balanced samples at ``steps`` (the ``recipes`` footing)."""
@@ -117,10 +87,11 @@ def table(rows: list[dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _teacher_sampler(pipe):
+def _sampler(pipe, mode: str = "quality"):
+    """``pipe`` in ``mode`` behind the generation call ``generate_balanced`` makes (same noise for every mode)."""
     def sample(breed, num_inference_steps, guidance_scale=None, generator=None, output_type="pt", progress=False):
         return pipe(breed=breed, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                    generator=generator, output_type=output_type, progress=progress)
+                    generator=generator, output_type=output_type, progress=progress, mode=mode)
 
     return sample
 
@@ -140,16 +111,20 @@ def evaluate(teacher: str, students: dict[str, Path], steps: list[int], teacher_
     size = pipe.transformer.config.sample_size
     default_steps = pipe.config.default_num_inference_steps
     rows = []
-    reference_row, reference = judge(_teacher_sampler(pipe), default_steps, samples, cache_dir, None, data_root, size)
+    reference_row, reference = judge(_sampler(pipe), default_steps, samples, cache_dir, None, data_root, size)
     for n in teacher_steps:
-        row = reference_row if n == default_steps else judge(_teacher_sampler(pipe), n, samples, cache_dir, reference,
+        row = reference_row if n == default_steps else judge(_sampler(pipe), n, samples, cache_dir, reference,
                                                              data_root, size)[0]
         rows.append({"model": "teacher", "what": f"guidance {pipe.config.default_guidance_scale:g}", **row})
         print(f"teacher {n} steps: FID {_fmt(row['quality'].get('fid'), '.1f')}", flush=True)
     for name, path in students.items():
-        student = CatDiT.from_pretrained(str(path)).float().eval()
+        student = CatsPipeline(transformer=pipe.transformer, scheduler=pipe.scheduler,
+                               fast_transformer=CatDiT.from_pretrained(str(path)).float().eval(),
+                               fast_guidance_scale=pipe.config.default_guidance_scale)
+        student.set_progress_bar_config(disable=True)
+        fast = _sampler(student, mode="fast")
         for n in steps:
-            row, _ = judge(StudentSampler(student), n, samples, cache_dir, reference, data_root, size)
+            row, _ = judge(fast, n, samples, cache_dir, reference, data_root, size)
             rows.append({"model": f"student ({name})", "what": VARIANTS.get(name, name), **row})
             print(f"student {name} {n} steps: FID {_fmt(row['quality'].get('fid'), '.1f')}", flush=True)
     return rows

@@ -30,13 +30,14 @@ from cats.sampling import (
     SAMPLERS,  # noqa: F401 - part of this module's interface
     Call,
     check_call,
+    check_fast_call,
     initial_noise,
     initial_sample,
     postprocess,
     run_sampler,
     step_callback,
 )
-from cats.schedule import check_strength, flow_sigmas, transfer_tail
+from cats.schedule import check_strength, few_step_sigmas, flow_sigmas, transfer_tail
 
 StepCallback = Callable[["OnnxCatsPipeline", int, float, dict], "dict | None"]
 
@@ -64,12 +65,16 @@ class OnnxCatsPipeline:
     """Generate (``__call__``), restyle (``transfer``) and classify (``classify``) with ONNX Runtime."""
 
     def __init__(self, directory: Path, manifest: dict, generator: ort.InferenceSession,
-                 classifier: ort.InferenceSession | None, variant: str):
+                 classifier: ort.InferenceSession | None, variant: str, fast: ort.InferenceSession | None = None):
         self.directory = Path(directory)
         self.manifest = manifest
         self.variant = variant
         self.generator_session = generator
         self.classifier_session = classifier
+        self.fast_session = fast  # the few-step graph (mode="fast"), when the export has a student
+        fast_block = manifest.get("generator_fast") or {}
+        self.fast_default_steps = int(fast_block.get("defaults", {}).get("num_inference_steps", 2))
+        self.fast_guidance_scale = fast_block.get("guidance", {}).get("baked_in")
         gen = manifest["generator"]
         self.image_size = int(gen["image_size"])
         self.channels = int(gen["channels"])
@@ -89,12 +94,15 @@ class OnnxCatsPipeline:
         manifest = read_manifest(directory)
         gen_path = variant_path(directory, manifest, "generator", variant)
         variant = variant or manifest["generator"]["default_variant"]
-        clf = None
+        clf, fast = None, None
         if manifest.get("classifier"):
             written = manifest["classifier"]["variants"]
             choice = classifier_variant or (variant if variant in written else None)
             clf = make_session(variant_path(directory, manifest, "classifier", choice), threads)
-        return cls(directory, manifest, make_session(gen_path, threads), clf, variant)
+        if manifest.get("generator_fast"):  # the same precision when it was exported (no int8 of it), else its default
+            choice = variant if variant in manifest["generator_fast"]["variants"] else None
+            fast = make_session(variant_path(directory, manifest, "generator_fast", choice), threads)
+        return cls(directory, manifest, make_session(gen_path, threads), clf, variant, fast)
 
     # -- schedule and conditioning ---------------------------------------------------------------
 
@@ -109,15 +117,20 @@ class OnnxCatsPipeline:
     # -- the step graph --------------------------------------------------------------------------
 
     def step(self, x: np.ndarray, sigma: float, sigma_next: float, weights: np.ndarray,
-             guidance_scale: float) -> tuple[np.ndarray, np.ndarray]:
-        """One guided Euler step of the graph: x (B,C,S,S) at sigma -> (x at sigma_next, pred_x0)."""
+             guidance_scale: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """One Euler step of a graph: x (B,C,S,S) at sigma -> (x at sigma_next, pred_x0).
+
+        guidance_scale None: the few-step graph (conditional only, guidance baked in); else the guided one.
+        """
         b = x.shape[0]
-        nxt, x0 = self.generator_session.run(["next_sample", "pred_x0"], {
-            "sample": np.ascontiguousarray(x, dtype=np.float32),
-            "sigma": np.full((b,), sigma, dtype=np.float32),
-            "sigma_next": np.full((b,), sigma_next, dtype=np.float32),
-            "class_weights": np.ascontiguousarray(weights, dtype=np.float32),
-            "guidance_scale": np.asarray([guidance_scale], dtype=np.float32)})
+        feed = {"sample": np.ascontiguousarray(x, dtype=np.float32),
+                "sigma": np.full((b,), sigma, dtype=np.float32),
+                "sigma_next": np.full((b,), sigma_next, dtype=np.float32),
+                "class_weights": np.ascontiguousarray(weights, dtype=np.float32)}
+        if guidance_scale is None:
+            return tuple(self.fast_session.run(["next_sample", "pred_x0"], feed))
+        feed["guidance_scale"] = np.asarray([guidance_scale], dtype=np.float32)
+        nxt, x0 = self.generator_session.run(["next_sample", "pred_x0"], feed)
         return nxt, x0
 
     # -- generation --------------------------------------------------------------------------------
@@ -125,19 +138,25 @@ class OnnxCatsPipeline:
     def __call__(self, breed="Siamese", num_inference_steps: int | None = None, guidance_scale: float | None = None,
                  sampler: str = "euler", seed: int | None = None, generator: np.random.Generator | None = None,
                  num_images_per_prompt: int = 1, output_type: str = "pil",
-                 callback_on_step_end: StepCallback | None = None, latents: np.ndarray | None = None
-                 ) -> OnnxPipelineOutput:
+                 callback_on_step_end: StepCallback | None = None, latents: np.ndarray | None = None,
+                 mode: str = "quality") -> OnnxPipelineOutput:
         """Generate ``num_images_per_prompt`` images per breed entry (see ``breed_weights``).
+
+        mode: "quality" (the guided step graph) or "fast" (the few-step graph: guidance baked in,
+        ``guidance_scale`` left out, 1-4 Euler steps; ``cats.sampling.check_fast_call``).
 
         seed: the shared seeded noise (``cats.noise``); generator: a NumPy Generator instead; latents:
         the initial noise itself (B, 3, S, S). Neither seed nor generator: fresh NumPy noise.
         callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) after each step.
         """
         weights = self.class_weights(breed, num_images_per_prompt)  # (B, 13)
-        call = self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
-        sigmas = self.sigmas(call.steps)
+        fast = check_fast_call(mode, self.fast_session is not None, num_inference_steps, guidance_scale, sampler,
+                               output_type, default_steps=self.fast_default_steps,
+                               baked_guidance=self.fast_guidance_scale, note=" (no torch here)")
+        call = fast or self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
+        sigmas = np.asarray(few_step_sigmas(call.steps), np.float32) if fast else self.sigmas(call.steps)
         noise = self._noise(weights.shape[0], seed, generator, latents)
-        x = self._sample(initial_sample(noise, sigmas), sigmas, weights, call, callback_on_step_end)
+        x = self._sample(initial_sample(noise, sigmas), sigmas, weights, call, callback_on_step_end, fast=bool(fast))
         return OnnxPipelineOutput(images=postprocess(x, call.output_type))
 
     def transfer(self, image, breed="Siamese", strength: float = 0.6, num_inference_steps: int | None = None,
@@ -196,10 +215,11 @@ class OnnxCatsPipeline:
                              draw=lambda g: (np.random.default_rng() if g is None else g).standard_normal(
                                  shape, dtype=np.float32))
 
-    def _sample(self, x: np.ndarray, sigmas: np.ndarray, weights: np.ndarray, call: Call, callback) -> np.ndarray:
+    def _sample(self, x: np.ndarray, sigmas: np.ndarray, weights: np.ndarray, call: Call, callback,
+                fast: bool = False) -> np.ndarray:
         """``cats.sampling.run_sampler`` over the step graph (CFG inside) with the manifest's sigma_min."""
         def step(sample: np.ndarray, sigma: float, sigma_next: float):
-            return self.step(sample, sigma, sigma_next, weights, call.guidance)
+            return self.step(sample, sigma, sigma_next, weights, None if fast else call.guidance)
 
         on_step = step_callback(self, callback, convert=lambda a: np.asarray(a, dtype=np.float32))
         return run_sampler(step, x, sigmas, call.sampler, on_step, self.sigma_min)

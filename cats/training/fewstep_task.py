@@ -26,7 +26,6 @@ from accelerate import Accelerator
 from torchvision.utils import make_grid
 
 from cats.flow import interpolate, model_velocity, velocity_target
-from cats.schedule import few_step_sigmas
 from cats.training.batches import IndexStream
 from cats.training.config import TrainConfig
 
@@ -46,18 +45,6 @@ def train_sigmas(batch: int, mode: str, generator: torch.Generator) -> torch.Ten
     pick = torch.rand(batch, generator=generator)
     points = torch.tensor(MIX_POINTS)[torch.randint(len(MIX_POINTS), (batch,), generator=generator)]
     return torch.where(pick < 0.4, torch.ones(batch), torch.where(pick < 0.7, points, uniform))
-
-
-@torch.no_grad()
-def run_student(model, noise: torch.Tensor, weights: torch.Tensor, steps: int, prediction_type: str) -> torch.Tensor:
-    """Euler over ``few_step_sigmas(steps)`` with the conditional branch only (guidance is baked in)."""
-    x = noise
-    sigmas = few_step_sigmas(steps)
-    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        s = torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device)
-        v = model_velocity(model, x, s, weights.to(x.dtype), prediction_type)
-        x = x + (sigma_next - sigma) * v
-    return x
 
 
 class FewStepTask:
@@ -113,20 +100,33 @@ class FewStepTask:
         v_hat = model_velocity(model, interpolate(x0, z, sigma), sigma, w, cfg.prediction_type)
         return F.mse_loss(v_hat.float(), velocity_target(x0, z).float())
 
+    def pipeline(self, model):
+        """The teacher's pipeline with ``model`` as its few-step student: ``mode="fast"`` samples like the product."""
+        from cats.pipeline import CatsPipeline
+
+        pipe = CatsPipeline(transformer=self.teacher.transformer, scheduler=self.teacher.scheduler,
+                            fast_transformer=model, fast_guidance_scale=self.pairs_settings.get("guidance_scale"))
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    @staticmethod
+    def entries(weights: torch.Tensor) -> list[dict[int, float]]:
+        """Conditioning rows (n, 13) as the pipeline's breed entries ({breed id: weight})."""
+        return [{int(j): float(row[j]) for j in torch.nonzero(row).flatten()} for row in weights.cpu()]
+
     @torch.no_grad()
     def validate(self, model) -> dict[str, float]:
         """Mean squared distance (pixels in [-1, 1]) of the student's 1- and 2-step images to the teacher's."""
         model.eval()
-        out = {}
+        pipe, out = self.pipeline(model), {}
         for steps in (1, 2):
             total = 0.0
             for start in range(0, VAL_PAIRS, self.config.batch_size):
                 sl = slice(start, min(VAL_PAIRS, start + self.config.batch_size))
                 with self.accelerator.autocast():
-                    x = run_student(model, self.val["noise"][sl], self.val["weights"][sl], steps,
-                                    self.config.prediction_type)
-                target = self.val["image"][sl]
-                total += float(F.mse_loss(x.float().clamp(-1, 1), target.float(), reduction="sum"))
+                    x = pipe(breed=self.entries(self.val["weights"][sl]), latents=self.val["noise"][sl].cpu(),
+                             num_inference_steps=steps, mode="fast", output_type="pt").images * 2 - 1
+                total += float(F.mse_loss(x.float(), self.val["image"][sl].float().cpu(), reduction="sum"))
             out[f"mse_{steps}step"] = total / (VAL_PAIRS * self.val["image"][0].numel())
         out["loss"] = out["mse_1step"]
         return out
@@ -134,16 +134,14 @@ class FewStepTask:
     @torch.no_grad()
     def sample(self, model) -> torch.Tensor:
         """A uint8 (3, H, W) grid of 1-step student images: one row per breed, SAMPLE_COLUMNS fixed seeds."""
-        from cats.breeds import NUM_BREEDS, breed_weights
+        from cats.breeds import NUM_BREEDS
 
         model.eval()
-        size = self.config.image_size
-        weights = torch.from_numpy(breed_weights(list(range(NUM_BREEDS)), SAMPLE_COLUMNS)).to(self.device)
-        noise = torch.randn((len(weights), 3, size, size), generator=torch.Generator().manual_seed(0)).to(self.device)
+        breeds = [b for b in range(NUM_BREEDS) for _ in range(SAMPLE_COLUMNS)]
         with self.accelerator.autocast():
-            x = run_student(model, noise, weights, 1, self.config.prediction_type)
-        images = ((x.float().clamp(-1, 1) + 1) / 2).cpu()
-        return (make_grid(images, nrow=SAMPLE_COLUMNS, padding=2) * 255).round().to(torch.uint8)
+            images = self.pipeline(model)(breed=breeds, num_inference_steps=1, mode="fast", seed=0,
+                                          output_type="pt").images
+        return (make_grid(images.float().cpu(), nrow=SAMPLE_COLUMNS, padding=2) * 255).round().to(torch.uint8)
 
     def finish(self, model, run_dir: Path, val_metrics: dict[str, float]) -> dict:
         """RUN_DIR/fast_transformer (the student, ``CatDiT.from_pretrained``-loadable) and metrics.json."""

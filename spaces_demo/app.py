@@ -145,9 +145,14 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
                                             format="png", elem_id="breed-picker", elem_classes="pixelated")
                         breed = gr.Dropdown(list(BREEDS), value=BREEDS[0], label="Breed")
                         picker.select(pick_breed, None, breed, api_visibility="private")
+                        has_fast = any(b.has_fast for b in backends.values())
+                        mode = gr.Radio(["quality", "fast"], value="quality", label="Mode", visible=has_fast,
+                                        info="fast: the few-step student, 1-4 steps, guidance baked in")
                         steps = gr.Slider(**steps_kw)
                         guidance = gr.Slider(**guidance_kw)
                         sampler = gr.Radio(list(SAMPLERS), value=SAMPLERS[0], label="Sampler")
+                        mode.change(lambda m: _mode_settings(m, steps0), mode, [steps, guidance, sampler],
+                                    api_visibility="private")
                         with gr.Row():
                             seed = gr.Number(**seed_kw)
                             gr.Button("New noise", size="sm").click(new_seed, None, seed, api_name="new_noise")
@@ -160,7 +165,7 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
                         preview = gr.HTML(label="Denoising: noisy and predicted clean image", elem_id="denoise-preview")
                         status = gr.Markdown()
                         files = gr.File(label="Download PNG", file_count="multiple")
-                go.click(h.generate, [breed, steps, guidance, sampler, seed, num_images, backend],
+                go.click(h.generate, [breed, steps, guidance, sampler, seed, num_images, backend, mode],
                          [result, preview, status, files], api_name="generate", preprocess=False)
 
             with gr.Tab("Classify", id="classify"):
@@ -227,6 +232,17 @@ def build_app(args: argparse.Namespace, sources: Sources | None = None):
     h.is_uploaded = demo.was_uploaded
     demo.handlers = h  # so whoever closes the app can remove the download folder
     return demo
+
+
+def _mode_settings(mode: str, quality_steps: int):
+    """The generate tab's steps, guidance and sampler when the mode changes: fast = 2 Euler steps, no guidance."""
+    import gradio as gr
+    from handlers import FAST_COMPARE_STEPS
+
+    fast = mode == "fast"
+    return (gr.update(value=FAST_COMPARE_STEPS if fast else quality_steps),
+            gr.update(interactive=not fast, info="baked into the fast model" if fast else "1 = no classifier-free guidance"),
+            gr.update(value="euler", interactive=not fast))
 
 
 def _defaults(manifest: dict | None, model_dir: Path) -> tuple[int, float]:

@@ -13,6 +13,7 @@ the pipeline. Two things are decided here once for every backend:
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -63,17 +64,20 @@ class Backend:
     def image_size(self) -> int:
         raise NotImplementedError
 
+    has_fast = False  # whether the weights hold a few-step student (mode="fast")
+
     def generate(self, breed, steps: int, guidance: float, sampler: str, seed: int, num_images: int,
-                 on_step: StepFn | None = None) -> list[Image.Image]:
+                 on_step: StepFn | None = None, mode: str = "quality") -> list[Image.Image]:
         """breed: a name, an id, a blend dict {name: weight} or a list of num_images breeds.
 
+        mode "fast": the few-step student (guidance is baked into it, so ``guidance`` is not passed).
         Returns num_images RGB images of the model's size.
         """
         pipe = self.pipe
         with self._lock:
-            out = pipe(breed=breed, num_inference_steps=steps, guidance_scale=guidance, sampler=sampler, seed=seed,
-                       num_images_per_prompt=_per_prompt(breed, num_images), output_type="pil",
-                       callback_on_step_end=_callback(on_step))
+            out = pipe(breed=breed, num_inference_steps=steps, guidance_scale=None if mode == "fast" else guidance,
+                       sampler=sampler, seed=seed, num_images_per_prompt=_per_prompt(breed, num_images),
+                       output_type="pil", callback_on_step_end=_callback(on_step), mode=mode)
         return list(out.images)
 
     def transfer(self, image: Image.Image, breed, strength: float, steps: int, guidance: float,
@@ -130,6 +134,11 @@ class TorchBackend(Backend):
     def has_classifier(self) -> bool:
         return getattr(self.pipe, "classifier", None) is not None
 
+    @property
+    def has_fast(self) -> bool:
+        """A few-step student in the weights (read from model_index.json: no need to load them)."""
+        return "fast_transformer" in json.loads((self.model_dir / "model_index.json").read_text())
+
 
 class OnnxBackend(Backend):
     def __init__(self, onnx_dir: Path, variant: str, manifest: dict, threads: int | None = None) -> None:
@@ -152,6 +161,10 @@ class OnnxBackend(Backend):
     @property
     def has_classifier(self) -> bool:
         return bool(self.manifest.get("classifier"))
+
+    @property
+    def has_fast(self) -> bool:
+        return bool(self.manifest.get("generator_fast"))
 
 
 def onnx_variants(manifest: dict) -> list[str]:

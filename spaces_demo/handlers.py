@@ -41,7 +41,7 @@ from cats.breeds import BREEDS, breed_name
 from cats.classify import UNFAMILIAR
 from cats.images import ImageInputError, from_model_array, load_image, to_model_array
 from cats.noise import MAX_SEED  # the seed box means cats.noise's seed: the web client's seed field too
-from cats.sampling import SAMPLERS
+from cats.sampling import MODES, SAMPLERS
 
 # At most this many previews per generation, then the final images: each streamed update costs
 # Gradio a round trip of about a model step's time or more, so one per step would dominate.
@@ -137,6 +137,9 @@ def check_choice(name: str, value, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise refuse(f"{name} must be one of {', '.join(map(str, choices))}; got {echo(value)}")
     return value
+
+
+FAST_COMPARE_STEPS = 2  # the Compare tab's fast row: the few-step student's default
 
 
 def check_sampling(steps, guidance, seed) -> tuple[int, float, int]:
@@ -322,8 +325,10 @@ class Handlers:
 
     # ---- Generate (streamed) -----------------------------------------------------------------
 
-    def generate(self, breed, steps, guidance, sampler, seed, num_images, backend_label):
+    def generate(self, breed, steps, guidance, sampler, seed, num_images, backend_label, mode="quality"):
         """Generator: a preview every k-th step (at most PREVIEWS), then the final images and PNG downloads.
+
+        mode "fast": the few-step student (its guidance is baked in: the guidance value is not used).
 
         Yields (final images, preview HTML, status markdown, download files); a preview clears the
         images and the downloads of the previous run and shows its step as inline images (no file).
@@ -332,6 +337,9 @@ class Handlers:
         steps, guidance, seed = check_sampling(steps, guidance, seed)
         sampler = check_choice("sampler", sampler, SAMPLERS)
         num_images = check_int("number of images", num_images, LIMITS.num_images)
+        mode = check_choice("mode", mode, MODES)
+        if mode == "fast" and sampler != "euler":
+            raise refuse("fast mode samples with euler (the few-step student's paths are straight): choose euler")
         backend = self.backend(backend_label)
         load_note = self._load(backend)
 
@@ -347,7 +355,7 @@ class Handlers:
 
         def work():
             try:
-                images = backend.generate(breed, steps, guidance, sampler, seed, num_images, on_step)
+                images = backend.generate(breed, steps, guidance, sampler, seed, num_images, on_step, mode)
                 events.put(("done", images, time.perf_counter()))
             except BaseException as exc:  # handed to the consuming generator, which re-raises it
                 events.put(("error", exc))
@@ -480,19 +488,22 @@ class Handlers:
         """Every backend, same breed, settings and seed -> (gallery, markdown table)."""
         breed = check_breed(breed)
         steps, guidance, seed = check_sampling(steps, guidance, seed)
-        gallery, rows, reference = [], [], None
+        gallery, rows, reference = [], [], {}
         for label, backend in self.backends.items():
             self._load(backend)
-            t0 = time.perf_counter()
-            image = backend.generate(breed, steps, guidance, "euler", seed, 1)[0]
-            seconds = time.perf_counter() - t0
-            pixels = np.asarray(image, dtype=np.int16)
-            reference = pixels if reference is None else reference
-            diff = int(np.abs(pixels - reference).max())
-            gallery.append((image, f"{label} · {seconds:.2f} s"))
-            rows.append(f"| {label} | {seconds:.2f} | {1000 * seconds / steps:.1f} | {diff} |")
+            modes = [("quality", steps)] + ([("fast", FAST_COMPARE_STEPS)] if backend.has_fast else [])
+            for mode, n in modes:
+                t0 = time.perf_counter()
+                image = backend.generate(breed, n, guidance, "euler", seed, 1, mode=mode)[0]
+                seconds = time.perf_counter() - t0
+                pixels = np.asarray(image, dtype=np.int16)
+                reference.setdefault(mode, pixels)  # each mode against the first backend's image of that mode
+                diff = int(np.abs(pixels - reference[mode]).max())
+                name = label if mode == "quality" else f"{label}, fast ({n} steps)"
+                gallery.append((image, f"{name} · {seconds:.2f} s"))
+                rows.append(f"| {name} | {seconds:.2f} | {1000 * seconds / n:.1f} | {diff} |")
         first = next(iter(self.backends))
-        table = ("| backend | total s | ms/step | max pixel difference vs " + first + " (0-255) |\n"
+        table = ("| backend | total s | ms/step | max pixel difference vs " + first + " in the same mode (0-255) |\n"
                  "|---|---|---|---|\n" + "\n".join(rows))
         return gallery, table
 

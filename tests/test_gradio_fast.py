@@ -1,0 +1,82 @@
+"""The demo's fast mode: the few-step student on every backend, and the Compare tab showing both modes.
+
+The handlers are driven in-process (the served app and its API are covered by test_gradio_app.py)
+over a micro pipeline with a few-step student, saved and exported like the bundled weights.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def handlers(tmp_path_factory):
+    import torch
+
+    from cats.models.dit import CatDiT
+    from cats.onnx.manifest import read_manifest
+    from cats.pipeline import CatsPipeline
+
+    sys.path.insert(0, str(ROOT / "spaces_demo"))
+    from backends import make_backends
+    from handlers import Handlers
+
+    root = tmp_path_factory.mktemp("fast-demo")
+    base = CatsPipeline.from_preset("micro", seed=0)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in base.transformer.parameters():
+            if not p.any():
+                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+        student = CatDiT.from_config(base.transformer.config)
+        student.load_state_dict(base.transformer.state_dict())
+        for p in student.parameters():
+            p.add_(0.02 * torch.randn(p.shape, generator=gen))
+    pipe = CatsPipeline(transformer=base.transformer, scheduler=base.scheduler, fast_transformer=student,
+                        fast_guidance_scale=3.0)
+    model_dir, onnx_dir = root / "pipeline", root / "onnx"
+    pipe.save_pretrained(model_dir)
+    subprocess.run([sys.executable, str(ROOT / "export.py"), "--model", str(model_dir), "--out", str(onnx_dir),
+                    "--precision", "fp32"], check=True, cwd=ROOT, capture_output=True)
+    return Handlers(make_backends(model_dir, onnx_dir, read_manifest(onnx_dir)))
+
+
+def _final(h, mode, backend, steps=2, guidance=3.0, sampler="euler"):
+    *_, last = h.generate("Bengal", steps, guidance, sampler, 3, 1, backend, mode)
+    image = last[0][0][0] if isinstance(last[0][0], tuple) else last[0][0]  # (image, caption) gallery items
+    return np.asarray(image, dtype=np.int16), last[2]
+
+
+def test_fast_mode_runs_the_student_on_every_backend_and_they_agree(handlers):
+    assert all(b.has_fast for b in handlers.backends.values())
+    fast = {label: _final(handlers, "fast", label)[0] for label in handlers.backends}
+    onnx, torch_ = fast["ONNX fp32"], fast["PyTorch"]
+    assert np.abs(onnx - torch_).max() <= 2  # same seed, same student
+    quality = _final(handlers, "quality", "ONNX fp32")[0]
+    assert np.abs(quality - onnx).mean() > 2  # the other model, not the guided one at 2 steps
+    # the guidance value is not used in fast mode (it is baked in): any value gives the same picture
+    assert np.array_equal(_final(handlers, "fast", "ONNX fp32", guidance=7.0)[0], onnx)
+
+
+def test_fast_mode_refuses_heun_and_an_unknown_mode(handlers):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="euler"):
+        _final(handlers, "fast", "ONNX fp32", sampler="heun")
+    with pytest.raises(gr.Error, match="mode"):
+        _final(handlers, "turbo", "ONNX fp32")
+
+
+def test_compare_shows_both_modes_for_each_backend(handlers):
+    gallery, table = handlers.compare("Siamese", 4, 3.0, 5)
+    names = [caption.split(" · ")[0] for _, caption in gallery]
+    assert names == ["ONNX fp32", "ONNX fp32, fast (2 steps)", "PyTorch", "PyTorch, fast (2 steps)"]
+    assert "in the same mode" in table and table.count("\n| ") == 4

@@ -20,24 +20,17 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
+from cats import sampling
 from cats.breeds import breed_weights
 from cats.classify import ClassifyResult, preprocess, results_from_logits
 from cats.images import load_image, to_model_array
 from cats.onnx.manifest import read_manifest, variant_path
 from cats.ood import OodStats
-from cats.sampling import (
-    OUTPUT_TYPES,  # noqa: F401 - part of this module's interface ("pil", "np": no torch here)
-    SAMPLERS,  # noqa: F401 - part of this module's interface
-    Call,
-    check_call,
-    check_fast_call,
-    initial_noise,
-    initial_sample,
-    postprocess,
-    run_sampler,
-    step_callback,
-)
+from cats.sampling import Call, initial_sample, postprocess, run_sampler, step_callback
 from cats.schedule import check_strength, few_step_sigmas, flow_sigmas, transfer_tail
+
+SAMPLERS = sampling.SAMPLERS
+OUTPUT_TYPES = sampling.OUTPUT_TYPES  # "pil", "np": no torch here
 
 StepCallback = Callable[["OnnxCatsPipeline", int, float, dict], "dict | None"]
 
@@ -150,9 +143,9 @@ class OnnxCatsPipeline:
         callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) after each step.
         """
         weights = self.class_weights(breed, num_images_per_prompt)  # (B, 13)
-        fast = check_fast_call(mode, self.fast_session is not None, num_inference_steps, guidance_scale, sampler,
-                               output_type, default_steps=self.fast_default_steps,
-                               baked_guidance=self.fast_guidance_scale, note=" (no torch here)")
+        fast = sampling.check_fast_call(mode, self.fast_session is not None, num_inference_steps, guidance_scale,
+                                        sampler, output_type, default_steps=self.fast_default_steps,
+                                        baked_guidance=self.fast_guidance_scale, note=" (no torch here)")
         call = fast or self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
         sigmas = np.asarray(few_step_sigmas(call.steps), np.float32) if fast else self.sigmas(call.steps)
         noise = self._noise(weights.shape[0], seed, generator, latents)
@@ -200,9 +193,9 @@ class OnnxCatsPipeline:
     # -- internals: the adapter over cats.sampling ------------------------------------------------------
 
     def _check_call(self, num_inference_steps, guidance_scale, sampler: str, output_type: str) -> Call:
-        return check_call(num_inference_steps, guidance_scale, sampler, output_type,
-                          default_steps=self.default_num_inference_steps, default_guidance=self.default_guidance_scale,
-                          note=" (no torch here)")
+        return sampling.check_call(num_inference_steps, guidance_scale, sampler, output_type,
+                            default_steps=self.default_num_inference_steps, default_guidance=self.default_guidance_scale,
+                            note=" (no torch here)")
 
     def _noise(self, batch: int, seed, generator, latents) -> np.ndarray:
         """(B, C, S, S) float32 standard normal noise (see ``__call__``)."""
@@ -210,7 +203,7 @@ class OnnxCatsPipeline:
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise ValueError(f"generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
                              f"got {type(generator).__name__}; or pass seed=INT")
-        return initial_noise(shape, seed=seed, generator=generator,
+        return sampling.initial_noise(shape, seed=seed, generator=generator,
                              latents=None if latents is None else np.asarray(latents, dtype=np.float32),
                              draw=lambda g: (np.random.default_rng() if g is None else g).standard_normal(
                                  shape, dtype=np.float32))

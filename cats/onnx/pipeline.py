@@ -194,8 +194,8 @@ class OnnxCatsPipeline:
 
     def _check_call(self, num_inference_steps, guidance_scale, sampler: str, output_type: str) -> Call:
         return sampling.check_call(num_inference_steps, guidance_scale, sampler, output_type,
-                            default_steps=self.default_num_inference_steps, default_guidance=self.default_guidance_scale,
-                            note=" (no torch here)")
+                                   default_steps=self.default_num_inference_steps,
+                                   default_guidance=self.default_guidance_scale, note=" (no torch here)")
 
     def _noise(self, batch: int, seed, generator, latents) -> np.ndarray:
         """(B, C, S, S) float32 standard normal noise (see ``__call__``)."""

@@ -3,10 +3,13 @@
  * so the browser worker and the node golden-replay test run the very same code.
  *
  * Generator step graph (manifest.generator): sample (B,3,S,S), sigma (B), sigma_next (B), class_weights (B,13),
- * guidance_scale (1) -> next_sample (B,3,S,S), pred_x0 (B,3,S,S). Classifier: image (B,3,S,S) -> logits (B,13), features (B,D).
+ * guidance_scale (1) -> next_sample (B,3,S,S), pred_x0 (B,3,S,S). Few-step graph (manifest.generator_fast): the same
+ * without guidance_scale (guidance is baked in). Classifier: image (B,3,S,S) -> logits (B,13), features (B,D).
  */
 import type { GeneratorSection, Manifest, TensorSpec } from './manifest';
-import { CLASSIFIER_FEATURES, CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, GENERATOR_INPUTS, GENERATOR_OUTPUTS } from './manifest';
+import {
+  CLASSIFIER_FEATURES, CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, GENERATOR_FAST_INPUTS, GENERATOR_INPUTS, GENERATOR_OUTPUTS,
+} from './manifest';
 import { WorkerError } from './protocol';
 import type { StepFn } from './sampler';
 
@@ -52,16 +55,28 @@ export function imageLength(g: GeneratorSection, batch = 1): number {
  */
 export function generatorStep(ort: OrtLike, session: OrtSessionLike, m: Manifest, weights: Float32Array,
   guidance: number, batch = 1): StepFn {
+  const guidanceName = GENERATOR_INPUTS[4];
+  return stepWith(ort, session, m, weights, batch, { [guidanceName]: new ort.Tensor('float32', Float32Array.of(guidance), [1]) });
+}
+
+/** A StepFn of the few-step graph (manifest.generator_fast): the same feeds without guidance_scale. */
+export function fastGeneratorStep(ort: OrtLike, session: OrtSessionLike, m: Manifest, weights: Float32Array,
+  batch = 1): StepFn {
+  return stepWith(ort, session, m, weights, batch, {});
+}
+
+/** One step graph call per StepFn call: sample, sigma, sigma_next and class_weights, plus the graph's `extra` feeds. */
+function stepWith(ort: OrtLike, session: OrtSessionLike, m: Manifest, weights: Float32Array, batch: number,
+  extra: Record<string, OrtTensorLike>): StepFn {
   const g = m.generator;
   const slots = m.null_id + 1;
   if (weights.length !== batch * slots) {
     throw new RangeError(`class weights have ${weights.length} values, expected ${batch} x ${slots}`);
   }
-  const [sample, sigmaName, sigmaNextName, weightsName, guidanceName] = GENERATOR_INPUTS;
+  const [sample, sigmaName, sigmaNextName, weightsName] = GENERATOR_FAST_INPUTS;
   const [nextName, predName] = GENERATOR_OUTPUTS;
   const imageDims = [batch, g.channels, g.image_size, g.image_size];
   const w = new ort.Tensor('float32', weights, [batch, slots]);
-  const gs = new ort.Tensor('float32', Float32Array.of(guidance), [1]);
   return async (x, sigma, sigmaNext) => {
     if (x.length !== imageLength(g, batch)) {
       throw new RangeError(`sample has ${x.length} values, expected ${imageLength(g, batch)}`);
@@ -71,7 +86,7 @@ export function generatorStep(ort: OrtLike, session: OrtSessionLike, m: Manifest
       [sigmaName]: new ort.Tensor('float32', new Float32Array(batch).fill(sigma), [batch]),
       [sigmaNextName]: new ort.Tensor('float32', new Float32Array(batch).fill(sigmaNext), [batch]),
       [weightsName]: w,
-      [guidanceName]: gs,
+      ...extra,
     });
     return { next: output(result, nextName), predX0: output(result, predName) };
   };

@@ -36,6 +36,20 @@ export interface GeneratorSection extends GraphSection {
   defaults: { num_inference_steps: number; guidance_scale: number };
 }
 
+/**
+ * The few-step student's step graph (cats/export/fast.py): the generator's inputs without guidance_scale, because
+ * the student learned the teacher's guided images (`guidance.baked_in` is the teacher's scale). Its schedule lists
+ * exact sigmas for each step count it was exported for; no other step count is valid.
+ */
+export interface FastGeneratorSection extends GraphSection {
+  image_size: number;
+  channels: number;
+  prediction_type: string;
+  scheduler: { name: string; sigmas: Record<string, number[]> };
+  defaults: { num_inference_steps: number };
+  guidance: { baked_in: number };
+}
+
 export interface ClassifierSection extends GraphSection {
   labels: string[];
   other_id: number;
@@ -57,17 +71,21 @@ export interface Manifest {
   breeds: string[];
   null_id: number;
   generator: GeneratorSection;
+  /** The few-step graph; absent or null when the export has no few-step student. */
+  generator_fast?: FastGeneratorSection | null;
   classifier?: ClassifierSection | null;
   golden?: string;
   /** Optional small PNGs, one per breed: a list in breed-id order or a map breed name -> file. */
   thumbnails?: string[] | Record<string, string>;
 }
 
-export type GraphKind = 'generator' | 'classifier';
+export type GraphKind = 'generator' | 'generator_fast' | 'classifier';
 
 /** The generator step graph's inputs and outputs, by the names the export contract gives them. */
 export const GENERATOR_INPUTS = ['sample', 'sigma', 'sigma_next', 'class_weights', 'guidance_scale'] as const;
 export const GENERATOR_OUTPUTS = ['next_sample', 'pred_x0'] as const;
+/** The few-step graph: the same step without guidance_scale (same outputs). */
+export const GENERATOR_FAST_INPUTS = ['sample', 'sigma', 'sigma_next', 'class_weights'] as const;
 export const CLASSIFIER_INPUTS = ['image'] as const;
 export const CLASSIFIER_OUTPUTS = ['logits'] as const;
 /** The classifier output the familiarity score reads; required when manifest.classifier.ood is set. */
@@ -100,6 +118,25 @@ function checkGraph(section: GraphSection, label: string, inputs: readonly strin
   }
 }
 
+function checkFast(f: FastGeneratorSection, g: GeneratorSection): void {
+  need(f.image_size === g.image_size && f.channels === g.channels,
+    `generator_fast makes ${f.image_size}px images with ${f.channels} channels, generator ${g.image_size}px with ${g.channels}`);
+  checkGraph(f, 'generator_fast', GENERATOR_FAST_INPUTS, GENERATOR_OUTPUTS);
+  need(!f.inputs.some((t) => t.name === 'guidance_scale'),
+    'generator_fast takes guidance_scale, but its guidance is baked in (a second guidance would apply it twice)');
+  need(typeof f.guidance?.baked_in === 'number', 'generator_fast.guidance.baked_in missing');
+  const sigmas = f.scheduler?.sigmas;
+  need(sigmas && Object.keys(sigmas).length > 0, 'generator_fast.scheduler.sigmas missing');
+  for (const [steps, list] of Object.entries(sigmas)) {
+    need(Number.isInteger(Number(steps)) && Number(steps) >= 1 && Array.isArray(list) && list.length === Number(steps) + 1
+      && list[0] === 1 && list[list.length - 1] === 0,
+    `generator_fast.scheduler.sigmas["${steps}"] should be ${steps} + 1 sigmas from 1 down to 0`);
+  }
+  need(String(f.defaults?.num_inference_steps) in sigmas,
+    `generator_fast.defaults.num_inference_steps ${String(f.defaults?.num_inference_steps)} is not one of its step counts `
+    + `(${Object.keys(sigmas).join(', ')})`);
+}
+
 /** Validate parsed JSON as a manifest; throws ManifestError naming the missing or bad field. */
 export function parseManifest(json: unknown): Manifest {
   need(json && typeof json === 'object', 'not a JSON object');
@@ -115,6 +152,7 @@ export function parseManifest(json: unknown): Manifest {
   need(g.scheduler && g.scheduler.sigmas && Object.keys(g.scheduler.sigmas).length > 0, 'generator.scheduler.sigmas missing');
   need(g.defaults && Number.isInteger(g.defaults.num_inference_steps), 'generator.defaults missing');
   checkGraph(g, 'generator', GENERATOR_INPUTS, GENERATOR_OUTPUTS);
+  if (m.generator_fast) checkFast(m.generator_fast, g);
   if (m.classifier) {
     const c = m.classifier;
     need(Array.isArray(c.labels) && c.labels.length === m.breeds.length + 1, 'classifier.labels should be the breeds + "other"');
@@ -132,6 +170,21 @@ export function parseManifest(json: unknown): Manifest {
 /** The step counts the export wrote exact sigmas for, ascending. */
 export function exportedStepCounts(m: Manifest): number[] {
   return Object.keys(m.generator.scheduler.sigmas).map(Number).sort((a, b) => a - b);
+}
+
+/** The step counts the few-step graph was exported for, ascending; [] when the export has no few-step graph. */
+export function fastStepCounts(m: Manifest): number[] {
+  const f = m.generator_fast;
+  return f ? Object.keys(f.scheduler.sigmas).map(Number).sort((a, b) => a - b) : [];
+}
+
+/** The few-step graph's exact sigmas for `steps` (steps + 1 values, 1 down to 0); throws naming the valid counts. */
+export function fastSigmas(m: Manifest, steps: number): Float32Array {
+  const f = m.generator_fast;
+  if (!f) throw new ManifestError('this export has no few-step graph (manifest.generator_fast): fast mode is not in these weights');
+  const list = f.scheduler.sigmas[String(steps)];
+  if (!list) throw new RangeError(`the fast graph runs ${fastStepCounts(m).join(', ')} steps, got ${steps}`);
+  return Float32Array.from(list);
 }
 
 /** The chosen variant of a graph; throws naming the variants that exist. */

@@ -1,7 +1,9 @@
 /**
  * The typed messages between the UI hook and the model worker. Every request carries an id;
- * the worker answers each with intermediate messages (progress, manifest, step) and exactly one final message
- * (loaded | generated | classified | thumbnails | error). Errors travel as messages, never as a silent null.
+ * the worker answers each with intermediate messages (progress, manifest, fastLoaded, step) and exactly one final message
+ * (loaded | generated | classified | thumbnails | error). `generateFast` runs the few-step graph, which the worker
+ * loads the first time one arrives (its progress and fastLoaded messages go to that request); it has no guidance
+ * field because the graph has none (guidance is baked in). Errors travel as messages, never as a silent null.
  * Float32Array payloads are transferred, not copied.
  */
 import type { Classification } from './classify';
@@ -12,11 +14,13 @@ export type Provider = 'wasm' | 'webgpu';
 
 export type WorkerRequest =
   | { type: 'load'; id: number; baseUrl: string; generatorVariant?: string; classifierVariant?: string;
-      provider: ProviderChoice; threads?: number }
+      /** The few-step graph's variant, when it has one by this name; else its default_variant. */
+      fastVariant?: string; provider: ProviderChoice; threads?: number }
   | { type: 'generate'; id: number; weights: number[]; steps: number; guidance: number; seed: number;
       noise?: Float32Array }
   | { type: 'restyle'; id: number; weights: number[]; steps: number; guidance: number; seed: number;
       strength: number; image: Blob; noise?: Float32Array }
+  | { type: 'generateFast'; id: number; weights: number[]; steps: number; seed: number; noise?: Float32Array }
   | { type: 'classify'; id: number; image: Blob }
   | { type: 'thumbnails'; id: number; steps: number; seed: number }
   | { type: 'cancel'; id: number; target: number };
@@ -41,12 +45,22 @@ export interface LoadedInfo {
   fromCache: boolean;
 }
 
+/** The few-step graph's session, made on the first generateFast. */
+export interface FastLoadedInfo {
+  variant: string;
+  /** Fetching (or reading from cache) and verifying the graph, plus creating its session. */
+  loadMs: number;
+  fromCache: boolean;
+}
+
 export type WorkerResponse =
   | { type: 'manifest'; id: number; manifest: Manifest }
   | { type: 'progress'; id: number; file: string; loaded: number; total: number; fromCache: boolean }
   | ({ type: 'loaded'; id: number } & LoadedInfo)
+  | ({ type: 'fastLoaded'; id: number } & FastLoadedInfo)
   | { type: 'step'; id: number; index: number; total: number; ms: number; sample: Float32Array;
       predX0: Float32Array }
+  /** totalMs: the image's time in the worker (noise and every step), not counting a first-time graph load. */
   | { type: 'generated'; id: number; image: Float32Array; stepMs: number[]; totalMs: number; seed: number }
   | { type: 'classified'; id: number; result: Classification; ms: number; input: Float32Array }
   | { type: 'thumbnails'; id: number; images: Float32Array[] }
@@ -54,8 +68,10 @@ export type WorkerResponse =
 
 export type FinalResponse = Extract<WorkerResponse, { type: 'loaded' | 'generated' | 'classified' | 'thumbnails' }>;
 
-const REQUEST_TYPES = new Set(['load', 'generate', 'restyle', 'classify', 'thumbnails', 'cancel']);
-const RESPONSE_TYPES = new Set(['manifest', 'progress', 'loaded', 'step', 'generated', 'classified', 'thumbnails', 'error']);
+const REQUEST_TYPES = new Set(['load', 'generate', 'restyle', 'generateFast', 'classify', 'thumbnails', 'cancel']);
+const RESPONSE_TYPES = new Set([
+  'manifest', 'progress', 'loaded', 'fastLoaded', 'step', 'generated', 'classified', 'thumbnails', 'error',
+]);
 const FINAL_TYPES = new Set(['loaded', 'generated', 'classified', 'thumbnails', 'error']);
 
 function hasTypeAndId(x: unknown): x is { type: string; id: number } {

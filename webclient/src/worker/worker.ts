@@ -1,12 +1,13 @@
 /**
  * The model worker: owns the manifest, the downloaded graphs and the onnxruntime-web sessions. It answers the
  * requests of src/lib/protocol.ts one at a time (a queue; cancel is handled at once), never leaving a request
- * without a final message.
+ * without a final message. The few-step graph (manifest.generator_fast) is loaded the first time a generateFast
+ * request needs it, with the load's provider, and kept for the worker's life.
  */
 import type { InferenceSession } from 'onnxruntime-web';
 import { classify } from '../lib/classify';
-import { classifierOutputs, checkSession, generatorStep, imageLength } from '../lib/engine';
-import { graphVariant, parseManifest, ManifestError, type Manifest, type GraphKind } from '../lib/manifest';
+import { classifierOutputs, checkSession, fastGeneratorStep, generatorStep, imageLength } from '../lib/engine';
+import { fastSigmas, graphVariant, parseManifest, ManifestError, type Manifest } from '../lib/manifest';
 import { oodStats, type OodStats } from '../lib/ood';
 import { fetchVerified } from '../lib/modelStore';
 import {
@@ -26,6 +27,9 @@ let manifest: Manifest | null = null;
 let sessions: Sessions | null = null;
 let familiarity: OodStats | null = null; // decoded once per load from manifest.classifier.ood
 let wasmOrt: Promise<Ort> | null = null;
+/** Where the few-step graph comes from (set by load) and its session once made. */
+let fastSource: { baseUrl: string; variant: string | undefined; provider: 'wasm' | 'webgpu' } | null = null;
+let fastSession: InferenceSession | null = null;
 const cancelled = new Set<number>();
 let queue: Promise<void> = Promise.resolve();
 
@@ -33,12 +37,23 @@ function post(msg: WorkerResponse): void {
   (self as unknown as Worker).postMessage(msg, transferables(msg));
 }
 
+/** A fetchVerified progress callback: at most 10 progress messages a second for `file`, and the last one. */
+function postProgress(id: number, file: string): (loaded: number, total: number, fromCache: boolean) => void {
+  let last = 0;
+  return (loaded, total, fromCache) => {
+    const now = performance.now();
+    if (loaded < total && now - last < 100) return;
+    last = now;
+    post({ type: 'progress', id, file, loaded, total, fromCache });
+  };
+}
+
 function ready(): { m: Manifest; s: Sessions } {
   if (!manifest || !sessions) throw new WorkerError('internal', 'the models are not loaded yet');
   return { m: manifest, s: sessions };
 }
 
-async function createSessions(ort: Ort, bytes: Record<GraphKind, Uint8Array | null>, ep: 'wasm' | 'webgpu'): Promise<Sessions> {
+async function createSessions(ort: Ort, bytes: Record<'generator' | 'classifier', Uint8Array | null>, ep: 'wasm' | 'webgpu'): Promise<Sessions> {
   const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all' };
   const create = async (b: Uint8Array, label: string) => {
     try {
@@ -72,13 +87,7 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void
   const cls = m.classifier ? graphVariant(m, 'classifier', req.classifierVariant) : null;
   let fromCache = true;
   const download = async (file: string, spec: { sha256: string; bytes: number }) => {
-    let last = 0;
-    const r = await fetchVerified(new URL(file, req.baseUrl).href, file, spec, (loaded, total, hit) => {
-      const now = performance.now();
-      if (loaded < total && now - last < 100) return; // at most 10 progress messages a second, and the last one
-      last = now;
-      post({ type: 'progress', id: req.id, file, loaded, total, fromCache: hit });
-    });
+    const r = await fetchVerified(new URL(file, req.baseUrl).href, file, spec, postProgress(req.id, file));
     fromCache &&= r.fromCache;
     return r.bytes;
   };
@@ -108,6 +117,8 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void
   familiarity = m.classifier?.ood ? oodStats(m.classifier.ood) : null;
   manifest = m;
   sessions = s;
+  fastSource = { baseUrl: req.baseUrl, variant: req.fastVariant, provider: chosen.provider };
+  fastSession = null;
   const t2 = performance.now();
   post({
     type: 'loaded', id: req.id, provider: chosen.provider, threads: chosen.provider === 'wasm' ? s.ort.env.wasm.numThreads ?? threads : 1,
@@ -160,6 +171,49 @@ async function generate(req: Extract<WorkerRequest, { type: 'generate' | 'restyl
   post({ type: 'generated', id: req.id, image: out.slice(), stepMs, totalMs: performance.now() - t0, seed: req.seed });
 }
 
+/** The few-step graph's session: made on first use (posting progress and fastLoaded to `id`), then reused. */
+async function fast(id: number, m: Manifest, ort: Ort): Promise<InferenceSession> {
+  if (fastSession) return fastSession;
+  const f = m.generator_fast;
+  if (!f || !fastSource) throw new WorkerError('model', 'this export has no few-step graph: fast mode is not in these weights');
+  const t0 = performance.now();
+  const { key, spec } = graphVariant(m, 'generator_fast', fastSource.variant && fastSource.variant in f.variants
+    ? fastSource.variant : undefined);
+  const { bytes, fromCache } = await fetchVerified(new URL(spec.file, fastSource.baseUrl).href, spec.file, spec,
+    postProgress(id, spec.file));
+  let session: InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { executionProviders: [fastSource.provider], graphOptimizationLevel: 'all' });
+  } catch (err) {
+    throw new WorkerError('model', `the few-step graph did not load on ${fastSource.provider}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  checkSession(session, f.inputs, f.outputs, 'few-step generator');
+  fastSession = session;
+  post({ type: 'fastLoaded', id, variant: key, loadMs: performance.now() - t0, fromCache });
+  return session;
+}
+
+/** generateFast: the few-step graph from the seed's noise over its exported schedule (no guidance input). */
+async function generateFast(req: Extract<WorkerRequest, { type: 'generateFast' }>): Promise<void> {
+  const { m, s } = ready();
+  const session = await fast(req.id, m, s.ort);
+  const t0 = performance.now();
+  const n = imageLength(m.generator);
+  const noise = req.noise ?? checked(() => gaussianNoise(n, req.seed));
+  if (noise.length !== n) throw new WorkerError('input', `noise has ${noise.length} values, expected ${n}`);
+  const sigmas = checked(() => fastSigmas(m, req.steps));
+  const { image, stepMs } = await runSampler({
+    init: initialSample(noise, sigmas),
+    sigmas,
+    step: fastGeneratorStep(s.ort, session, m, checkWeights(m, req.weights)),
+    isCancelled: () => cancelled.has(req.id),
+    onStep: (e: StepEvent) => post({
+      type: 'step', id: req.id, index: e.index, total: e.total, ms: e.ms, sample: e.sample.slice(), predX0: e.predX0.slice(),
+    }),
+  });
+  post({ type: 'generated', id: req.id, image: image.slice(), stepMs, totalMs: performance.now() - t0, seed: req.seed });
+}
+
 async function classifyImage(req: Extract<WorkerRequest, { type: 'classify' }>): Promise<void> {
   const t0 = performance.now();
   const { m, s } = ready();
@@ -193,6 +247,7 @@ async function handle(req: WorkerRequest): Promise<void> {
     case 'load': return load(req);
     case 'generate':
     case 'restyle': return generate(req);
+    case 'generateFast': return generateFast(req);
     case 'classify': return classifyImage(req);
     case 'thumbnails': return thumbnails(req);
     case 'cancel': return undefined;

@@ -29,6 +29,20 @@ describe('RequestTracker (the hook side of the worker protocol)', () => {
     expect(t.inFlight).toBe(1); // a is still waiting: b's answers did not settle it
   });
 
+  it('a few-step run streams its lazy graph load (progress, fastLoaded) and steps before its one final answer', async () => {
+    const { sent, t } = tracker();
+    const seen: string[] = [];
+    const r = t.request({ type: 'generateFast', weights: [1], steps: 1, seed: 4 }, (m) => seen.push(m.type));
+    expect(sent[0]).toMatchObject({ type: 'generateFast', id: r.id });
+    expect('guidance' in (sent[0] as object)).toBe(false); // the few-step graph has no guidance input
+    t.receive({ type: 'progress', id: r.id, file: 'generator_fast.fp16.onnx', loaded: 1, total: 2, fromCache: false });
+    t.receive({ type: 'fastLoaded', id: r.id, variant: 'fp16', loadMs: 5, fromCache: false });
+    expect(t.inFlight).toBe(1); // neither settles the request
+    t.receive({ type: 'generated', id: r.id, image: new Float32Array(3), stepMs: [1], totalMs: 1, seed: 4 });
+    expect((await r.done).type).toBe('generated');
+    expect(seen).toEqual(['progress', 'fastLoaded', 'generated']);
+  });
+
   it('turns an error message into a rejected WorkerError with its code', async () => {
     const { t } = tracker();
     const r = t.request({ type: 'load', baseUrl: 'http://x/', provider: 'auto' });
@@ -69,6 +83,8 @@ describe('messages', () => {
 
   it('type guards accept the union and reject look-alikes', () => {
     expect(isWorkerRequest({ type: 'cancel', id: 0, target: 4 })).toBe(true);
+    expect(isWorkerRequest({ type: 'generateFast', id: 2, weights: [1], steps: 1, seed: 0 })).toBe(true);
+    expect(isWorkerResponse({ type: 'fastLoaded', id: 2, variant: 'fp16', loadMs: 1, fromCache: true })).toBe(true);
     expect(isWorkerRequest({ type: 'generate', id: '1' })).toBe(false);
     expect(isWorkerRequest({ type: 'loaded', id: 1 })).toBe(false); // a response is not a request
     expect(isWorkerResponse({ type: 'load', id: 1 })).toBe(false);

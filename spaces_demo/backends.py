@@ -137,7 +137,8 @@ class TorchBackend(Backend):
     @property
     def has_fast(self) -> bool:
         """A few-step student in the weights (read from model_index.json: no need to load them)."""
-        return "fast_transformer" in json.loads((self.model_dir / "model_index.json").read_text())
+        entry = json.loads((self.model_dir / "model_index.json").read_text()).get("fast_transformer")
+        return bool(entry) and entry[0] is not None  # save_pretrained writes [null, null] for none
 
 
 class OnnxBackend(Backend):

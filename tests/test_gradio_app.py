@@ -374,9 +374,11 @@ INTERNALS = ("pydantic", "object at 0x", "Traceback", "base64.b64decode", "binas
     ("restyle", [{"url": "data:image/png;base64,AAAA"}, "Siamese", 0.5, 2, 3.0, 0, "ONNX fp32"],
      "cannot use this upload"),
     ("classify", [None], "/classify takes 2 inputs (photo, backend); got 1"),
-    ("generate", ["Bengal", 4], "/generate takes 7 inputs (breed, steps, guidance, sampler, seed, number of images, backend); got 2"),
-    ("generate", ["Bengal" * 40_000, 4, 3.0, "euler", 0, 1, "ONNX fp32"], "breed must be one of Abyssinian"),
-    ("generate", ["Bengal", 4, 3.0, "x" * 200_000, 0, 1, "ONNX fp32"], "sampler must be one of euler, heun"),
+    ("generate", ["Bengal", 4], "/generate takes 8 inputs (breed, steps, guidance, sampler, seed, number of images, "
+                                "backend, mode); got 2"),
+    ("generate", ["Bengal" * 40_000, 4, 3.0, "euler", 0, 1, "ONNX fp32", "quality"], "breed must be one of Abyssinian"),
+    ("generate", ["Bengal", 4, 3.0, "x" * 200_000, 0, 1, "ONNX fp32", "quality"], "sampler must be one of euler, heun"),
+    ("generate", ["Bengal", 4, 3.0, "euler", 0, 1, "ONNX fp32", "fast"], "these weights have no few-step generator"),
 ])
 def test_bad_payloads_get_the_apps_own_words(served, api, data, message):
     text = _message(raw_call(served[1], api, data))

@@ -4,14 +4,16 @@ import { BlendControls } from './components/BlendControls';
 import { BreedPicker } from './components/BreedPicker';
 import { ClassifyResult } from './components/ClassifyResult';
 import { Dashboard } from './components/Dashboard';
+import { GraphSwitch } from './components/GraphSwitch';
 import { LoadStatus } from './components/LoadStatus';
 import { TensorCanvas } from './components/TensorCanvas';
 import { UploadArea } from './components/UploadArea';
-import { useCats } from './hooks/useCats';
+import { useCats, type Graph } from './hooks/useCats';
 import { UNFAMILIAR, verdictReason } from './lib/classify';
 import { tensorToDataUrl } from './lib/canvas';
 import type { Selection } from './lib/conditioning';
 import type { PageConfig } from './lib/config';
+import { fastStepCounts } from './lib/manifest';
 import { randomSeed } from './lib/rng';
 import { installTestHook } from './testHook';
 
@@ -19,7 +21,7 @@ const MAX_STEPS = 50;
 
 export function App({ config }: { config: PageConfig }) {
   const cats = useCats(config);
-  const { manifest, load, busy } = cats;
+  const { manifest, load, busy, setLive } = cats;
   const catsRef = useRef(cats);
   catsRef.current = cats;
   useEffect(() => { if (config.testHook) installTestHook(() => catsRef.current); }, [config.testHook]);
@@ -32,26 +34,49 @@ export function App({ config }: { config: PageConfig }) {
   const [seed, setSeed] = useState(0);
   const [upload, setUpload] = useState<File | null>(null);
   const [strength, setStrength] = useState(0.6);
+  const [graph, setGraph] = useState<Graph>('quality');
+  const [fastSteps, setFastSteps] = useState<number | null>(null);
+  const [live, setLiveOn] = useState(false);
 
   // Defaults come from the manifest once it arrives.
   useEffect(() => {
     if (!manifest) return;
     setSteps((s) => s ?? manifest.generator.defaults.num_inference_steps);
     setGuidance((g) => g ?? manifest.generator.defaults.guidance_scale);
+    setFastSteps((s) => s ?? manifest.generator_fast?.defaults.num_inference_steps ?? null);
     setBlend((b) => (b.length === manifest.breeds.length ? b : manifest.breeds.map((_, i) => (i < 2 ? 0.5 : 0))));
   }, [manifest]);
 
   const selection: Selection = blendOn ? { kind: 'blend', weights: blend } : { kind: 'breed', breed };
   const ready = load.status === 'ready' && steps !== null && guidance !== null;
   const running = busy === 'generate' || busy === 'restyle';
+  const fastCounts = manifest ? fastStepCounts(manifest) : [];
+  const fast = graph === 'fast' && fastSteps !== null;
 
+  // Live: every change of the settings goes to the hook's scheduler, which runs the newest when it may.
+  const liveOn = live && ready && fastSteps !== null;
+  useEffect(() => {
+    if (!liveOn) setLive(null);
+    else setLive({ selection: blendOn ? { kind: 'blend', weights: blend } : { kind: 'breed', breed }, steps: fastSteps, seed });
+  }, [liveOn, blendOn, blend, breed, fastSteps, seed, setLive]);
+
+  const chooseGraph = (g: Graph) => {
+    setGraph(g);
+    if (g === 'quality') setLiveOn(false); // Live runs the fast graph only
+  };
+  const chooseLive = (on: boolean) => {
+    setLiveOn(on);
+    if (on) setGraph('fast');
+  };
   const generate = (s = seed) => {
-    if (ready) void cats.generate({ selection, steps, guidance, seed: s });
+    if (!ready) return;
+    if (fast) void cats.generate({ graph: 'fast', selection, steps: fastSteps, seed: s });
+    else void cats.generate({ selection, steps, guidance, seed: s });
   };
   const newNoise = () => {
     const s = randomSeed();
     setSeed(s);
-    generate(s);
+    if (!live) generate(s); // Live regenerates on the seed change by itself
   };
   const onFile = useCallback((f: File) => {
     setUpload(f);
@@ -64,7 +89,9 @@ export function App({ config }: { config: PageConfig }) {
   const size = manifest?.generator.image_size ?? 64;
   const downloadUrl = useMemo(() => (cats.result ? tensorToDataUrl(cats.result.image, size) : null), [cats.result, size]);
   const shown = running ? cats.preview?.sample ?? null : cats.result?.image ?? cats.preview?.sample ?? null;
-  const progressText = running && cats.preview ? `step ${cats.preview.index + 1} / ${cats.preview.total}` : '';
+  const liveBusy = cats.live !== null && (cats.live.inFlight !== null || cats.live.pending);
+  const progressText = running && cats.preview ? `step ${cats.preview.index + 1} / ${cats.preview.total}`
+    : live ? `Live: ${liveBusy ? 'updating…' : 'up to date'}` : '';
 
   return (
     <div className="app">
@@ -91,25 +118,46 @@ export function App({ config }: { config: PageConfig }) {
           {manifest ? (
             <BlendControls breeds={manifest.breeds} enabled={blendOn} weights={blend} onEnabled={setBlendOn} onChange={setBlend} />
           ) : null}
+          <GraphSwitch graph={graph} onGraph={chooseGraph} live={live} onLive={chooseLive} fastCounts={fastCounts}
+            qualitySteps={manifest?.generator.defaults.num_inference_steps ?? null} />
           <div className="controls">
-            <label>Steps <output data-testid="steps-value">{steps ?? ''}</output>
-              <input type="range" min={1} max={MAX_STEPS} value={steps ?? 1} data-testid="steps"
-                onChange={(e) => setSteps(Number(e.target.value))} />
-            </label>
-            <label>Guidance <output>{guidance?.toFixed(1) ?? ''}</output>
-              <input type="range" min={1} max={10} step={0.1} value={guidance ?? 1} data-testid="guidance"
-                onChange={(e) => setGuidance(Number(e.target.value))} />
+            {fast ? (
+              <fieldset className="segmented fast-steps">
+                <legend>Steps <output data-testid="fast-steps-value">{fastSteps}</output></legend>
+                {fastCounts.map((n) => (
+                  <label key={n}>
+                    <input type="radio" name="fast-steps" value={n} checked={fastSteps === n} onChange={() => setFastSteps(n)}
+                      data-testid={`fast-steps-${n}`} />
+                    <span>{n}</span>
+                  </label>
+                ))}
+              </fieldset>
+            ) : (
+              <label>Steps <output data-testid="steps-value">{steps ?? ''}</output>
+                <input type="range" min={1} max={MAX_STEPS} value={steps ?? 1} data-testid="steps"
+                  onChange={(e) => setSteps(Number(e.target.value))} />
+              </label>
+            )}
+            <label>Guidance <output>{fast ? 'baked in' : guidance?.toFixed(1) ?? ''}</output>
+              <input type="range" min={1} max={10} step={0.1} value={fast ? manifest?.generator_fast?.guidance.baked_in ?? 1 : guidance ?? 1}
+                disabled={fast} data-testid="guidance" onChange={(e) => setGuidance(Number(e.target.value))} />
             </label>
             <label>Seed
               <input type="number" min={0} max={4294967295} value={seed} data-testid="seed"
                 onChange={(e) => setSeed(Math.max(0, Math.min(4294967295, Math.trunc(Number(e.target.value) || 0))))} />
             </label>
             <div className="buttons">
-              <button type="button" onClick={() => generate()} disabled={!ready || busy !== null} data-testid="generate">Generate</button>
+              <button type="button" onClick={() => generate()} disabled={!ready || busy !== null || live} data-testid="generate">Generate</button>
               <button type="button" onClick={newNoise} disabled={!ready || busy !== null}>New noise</button>
               <button type="button" onClick={cats.cancel} disabled={!running}>Stop</button>
             </div>
           </div>
+          {fast && manifest?.generator_fast ? (
+            <p className="note" data-testid="guidance-note">
+              The fast graph takes no guidance: the teacher&apos;s scale {manifest.generator_fast.guidance.baked_in.toFixed(1)} is
+              baked in.
+            </p>
+          ) : null}
           <div className="canvases">
             <TensorCanvas tensor={shown} size={size} label="Sample" testId="canvas-sample" />
             <TensorCanvas tensor={running ? cats.preview?.predX0 ?? null : cats.result?.image ?? null} size={size}
@@ -135,10 +183,15 @@ export function App({ config }: { config: PageConfig }) {
               <input type="range" min={0} max={1} step={0.05} value={strength} data-testid="strength"
                 onChange={(e) => setStrength(Number(e.target.value))} />
             </label>
-            <button type="button" onClick={restyle} disabled={!ready || !upload || busy !== null} data-testid="restyle">
+            <button type="button" onClick={restyle} disabled={!ready || !upload || busy !== null || live} data-testid="restyle">
               Restyle into {blendOn ? 'the blend' : manifest?.breeds[breed] ?? 'a breed'}
             </button>
           </div>
+          {graph === 'fast' ? (
+            <p className="note" data-testid="restyle-note">
+              {live ? 'Switch Live off to restyle. ' : ''}Restyle runs the quality graph ({steps} steps, guidance {guidance?.toFixed(1)}).
+            </p>
+          ) : null}
           {cats.classification?.result.verdict === UNFAMILIAR && manifest?.classifier ? (
             <p className="warning" role="status" data-testid="restyle-warning">
               This picture is unfamiliar to these weights; the restyle may not look like your cat.{' '}
@@ -147,7 +200,8 @@ export function App({ config }: { config: PageConfig }) {
           ) : null}
         </section>
 
-        <Dashboard load={load} stats={cats.stats} />
+        <Dashboard load={load} stats={cats.stats} fastInfo={cats.fastInfo} fastMs={cats.fastMs} live={cats.live}
+          hasFast={fastCounts.length > 0} />
       </main>
     </div>
   );

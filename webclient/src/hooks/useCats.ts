@@ -1,22 +1,27 @@
 /**
  * The one hook that owns the model worker (xenova/whisper-web pattern): it starts the worker, loads the models,
  * sends typed requests through a RequestTracker and turns the answers into React state. Components only render
- * this state and call these actions; errors always land in state with a message.
+ * this state and call these actions; errors always land in state with a message. Live mode (src/lib/live.ts) is a
+ * LiveScheduler here: the page hands it every change of the settings, it decides what runs.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Classification } from '../lib/classify';
 import { classWeights, type Selection } from '../lib/conditioning';
 import type { PageConfig } from '../lib/config';
+import { LiveScheduler, type LiveStats } from '../lib/live';
 import { thumbnailFiles, type Manifest } from '../lib/manifest';
 import {
-  RequestTracker, WorkerError, transferables, type ErrorCode, type LoadedInfo, type WorkerRequest, type WorkerResponse,
+  RequestTracker, WorkerError, transferables, type ErrorCode, type FastLoadedInfo, type LoadedInfo, type NewRequest,
+  type WorkerRequest, type WorkerResponse,
 } from '../lib/protocol';
 import { tensorToDataUrl } from '../lib/canvas';
 
 export interface FileProgress { loaded: number; total: number; fromCache: boolean }
 export interface Preview { sample: Float32Array; predX0: Float32Array; index: number; total: number }
-export interface RunStats { kind: 'generate' | 'restyle'; steps: number; stepMs: number[]; totalMs: number }
-export interface RunResult { image: Float32Array; kind: 'generate' | 'restyle'; seed: number; stats: RunStats }
+/** quality: the guided step graph (manifest.generator); fast: the few-step graph (manifest.generator_fast). */
+export type Graph = 'quality' | 'fast';
+export interface RunStats { kind: 'generate' | 'restyle'; graph: Graph; steps: number; stepMs: number[]; totalMs: number }
+export interface RunResult { image: Float32Array; kind: 'generate' | 'restyle'; seed: number; stats: RunStats; requestId: number }
 
 export interface LoadState {
   status: 'loading' | 'ready' | 'error';
@@ -25,8 +30,17 @@ export interface LoadState {
   error: { code: ErrorCode; message: string } | null;
 }
 
-export interface GenerateOptions { selection: Selection; steps: number; guidance: number; seed: number }
-export interface RestyleOptions extends GenerateOptions { image: Blob; strength: number }
+export interface QualityOptions { graph?: 'quality'; selection: Selection; steps: number; guidance: number; seed: number }
+/** The few-step graph has no guidance input: its guidance is baked in. */
+export interface FastOptions { graph: 'fast'; selection: Selection; steps: number; seed: number }
+export type GenerateOptions = QualityOptions | FastOptions;
+export interface RestyleOptions extends QualityOptions { image: Blob; strength: number }
+
+/** Live scheduling, plus every generation request this page has in flight (button, restyle and live alike). */
+export interface LiveReport extends LiveStats { generationsInFlight: number; maxGenerationsInFlight: number }
+
+/** How many fast-image latencies the dashboard's median is over. */
+const FAST_HISTORY = 200;
 
 export interface CatsApi {
   manifest: Manifest | null;
@@ -39,7 +53,17 @@ export interface CatsApi {
   classification: { result: Classification; ms: number; input: Float32Array } | null;
   classifyError: string | null;
   thumbnails: string[] | null;
+  /** The few-step graph's session, once the first fast run made it. */
+  fastInfo: FastLoadedInfo | null;
+  /** Worker time of each fast image (oldest first, at most FAST_HISTORY), for the dashboard. */
+  fastMs: number[];
+  /** Live scheduling as of its last change (React state, for the dashboard). */
+  live: LiveStats | null;
   generate: (o: GenerateOptions) => Promise<RunResult | null>;
+  /** Live mode: the newest settings (the scheduler runs them when it may), or null to stop. */
+  setLive: (o: Omit<FastOptions, 'graph'> | null) => void;
+  /** Live scheduling read now (not React state), for the test hook. */
+  liveReport: () => LiveReport;
   restyle: (o: RestyleOptions) => Promise<RunResult | null>;
   classify: (image: Blob) => Promise<Classification | null>;
   cancel: () => void;
@@ -52,6 +76,17 @@ export interface CatsApi {
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const INITIAL_LOAD: LoadState = { status: 'loading', progress: {}, info: null, error: null };
 
+type GenerationRequest = Extract<NewRequest, { type: 'generate' | 'restyle' | 'generateFast' }>;
+
+/** The worker request for a run; throws RangeError naming a bad selection. */
+function generationRequest(m: Manifest, o: GenerateOptions | RestyleOptions, noise: Float32Array | null): GenerationRequest {
+  const weights = Array.from(classWeights(m, o.selection));
+  const base = { weights, steps: o.steps, seed: o.seed, noise: noise?.slice() };
+  if (o.graph === 'fast') return { type: 'generateFast', ...base };
+  if ('image' in o) return { type: 'restyle', ...base, guidance: o.guidance, image: o.image, strength: o.strength };
+  return { type: 'generate', ...base, guidance: o.guidance };
+}
+
 export function useCats(config: PageConfig): CatsApi {
   const [manifest, setManifest] = useState<Manifest | null>(null);
   const [load, setLoad] = useState<LoadState>(INITIAL_LOAD);
@@ -63,6 +98,9 @@ export function useCats(config: PageConfig): CatsApi {
   const [classification, setClassification] = useState<CatsApi['classification']>(null);
   const [classifyError, setClassifyError] = useState<string | null>(null);
   const [thumbnails, setThumbnails] = useState<string[] | null>(null);
+  const [fastInfo, setFastInfo] = useState<FastLoadedInfo | null>(null);
+  const [fastMs, setFastMs] = useState<number[]>([]);
+  const [live, setLiveStats] = useState<LiveStats | null>(null);
   const [variant, setVariant] = useState<string | undefined>(config.variant);
   const [generation, setGeneration] = useState(0); // bumped by retry(): a fresh worker and a fresh load
 
@@ -70,6 +108,8 @@ export function useCats(config: PageConfig): CatsApi {
   const trackerRef = useRef<RequestTracker | null>(null);
   const runningRef = useRef<number | null>(null);
   const noiseRef = useRef<Float32Array | null>(null);
+  const liveRef = useRef<LiveScheduler<GenerationRequest, RunResult> | null>(null);
+  const inFlightRef = useRef({ now: 0, max: 0 });
 
   useEffect(() => {
     const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module' });
@@ -90,6 +130,7 @@ export function useCats(config: PageConfig): CatsApi {
       if (alive) setLoad((s) => ({ ...s, status: 'error', error: { code: 'internal', message: msg } }));
     };
     setLoad(INITIAL_LOAD);
+    setFastInfo(null);
     const onLoadMessage = (msg: WorkerResponse) => {
       if (!alive) return;
       if (msg.type === 'manifest') setManifest(msg.manifest);
@@ -98,7 +139,8 @@ export function useCats(config: PageConfig): CatsApi {
       }
     };
     const { done } = tracker.request({
-      type: 'load', baseUrl: config.modelsUrl, generatorVariant: variant, provider: config.provider, threads: config.threads,
+      type: 'load', baseUrl: config.modelsUrl, generatorVariant: variant, fastVariant: variant, provider: config.provider,
+      threads: config.threads,
     }, onLoadMessage);
     done.then((msg) => {
       if (!alive || msg.type !== 'loaded') return;
@@ -111,6 +153,8 @@ export function useCats(config: PageConfig): CatsApi {
     });
     return () => {
       alive = false;
+      liveRef.current?.dispose();
+      liveRef.current = null;
       tracker.failAll('the page replaced the model worker');
       worker.terminate();
       workerRef.current = null;
@@ -134,33 +178,48 @@ export function useCats(config: PageConfig): CatsApi {
     }).catch((err: unknown) => setRunError(`breed thumbnails: ${message(err)}`));
   }, [manifest, load.status, config.thumbs, config.modelsUrl]);
 
-  const run = useCallback(async (o: GenerateOptions | RestyleOptions, kind: 'generate' | 'restyle') => {
+  /** Send one generation request; its answer as a RunResult. Counts what is in flight; shows a lazy load's progress. */
+  const send = useCallback((req: GenerationRequest, onStep?: (p: Preview) => void): { id: number; done: Promise<RunResult> } => {
     const tracker = trackerRef.current;
-    if (!tracker || !manifest) return null;
+    if (!tracker) throw new WorkerError('internal', 'the model worker is not running');
+    const kind = req.type === 'restyle' ? 'restyle' : 'generate';
+    const graph: Graph = req.type === 'generateFast' ? 'fast' : 'quality';
+    const inFlight = inFlightRef.current;
+    inFlight.now += 1;
+    inFlight.max = Math.max(inFlight.max, inFlight.now);
+    const { id, done } = tracker.request(req, (msg) => {
+      if (msg.type === 'step') onStep?.({ sample: msg.sample, predX0: msg.predX0, index: msg.index, total: msg.total });
+      if (msg.type === 'progress') {
+        setLoad((s) => ({ ...s, progress: { ...s.progress, [msg.file]: { loaded: msg.loaded, total: msg.total, fromCache: msg.fromCache } } }));
+      }
+      if (msg.type === 'fastLoaded') setFastInfo({ variant: msg.variant, loadMs: msg.loadMs, fromCache: msg.fromCache });
+    });
+    const result = done.then((msg): RunResult => {
+      if (msg.type !== 'generated') throw new WorkerError('internal', `the worker answered a generation with "${msg.type}"`);
+      if (graph === 'fast') setFastMs((xs) => [...xs.slice(1 - FAST_HISTORY), msg.totalMs]);
+      const stats: RunStats = { kind, graph, steps: msg.stepMs.length, stepMs: msg.stepMs, totalMs: msg.totalMs };
+      return { image: msg.image, kind, seed: msg.seed, stats, requestId: id };
+    }).finally(() => { inFlight.now -= 1; });
+    return { id, done: result };
+  }, []);
+
+  const run = useCallback(async (o: GenerateOptions | RestyleOptions) => {
+    if (!trackerRef.current || !manifest) return null;
     setRunError(null);
-    let weights: number[];
+    let req: GenerationRequest;
     try {
-      weights = Array.from(classWeights(manifest, o.selection));
+      req = generationRequest(manifest, o, noiseRef.current);
     } catch (err) {
       setRunError(message(err));
       return null;
     }
-    const common = { weights, steps: o.steps, guidance: o.guidance, seed: o.seed, noise: noiseRef.current?.slice() };
-    const req = kind === 'restyle' && 'image' in o
-      ? { type: 'restyle' as const, ...common, image: o.image, strength: o.strength }
-      : { type: 'generate' as const, ...common };
-    setBusy(kind);
-    const { id, done } = tracker.request(req, (msg) => {
-      if (msg.type === 'step') setPreview({ sample: msg.sample, predX0: msg.predX0, index: msg.index, total: msg.total });
-    });
+    setBusy(req.type === 'restyle' ? 'restyle' : 'generate');
+    const { id, done } = send(req, setPreview);
     runningRef.current = id;
     try {
-      const msg = await done;
-      if (msg.type !== 'generated') return null;
-      const runStats: RunStats = { kind, steps: msg.stepMs.length, stepMs: msg.stepMs, totalMs: msg.totalMs };
-      const out: RunResult = { image: msg.image, kind, seed: msg.seed, stats: runStats };
+      const out = await done;
       setResult(out);
-      setStats(runStats);
+      setStats(out.stats);
       return out;
     } catch (err) {
       setRunError(err instanceof WorkerError && err.code === 'cancelled' ? 'stopped' : message(err));
@@ -169,10 +228,45 @@ export function useCats(config: PageConfig): CatsApi {
       runningRef.current = null;
       setBusy(null);
     }
-  }, [manifest]);
+  }, [manifest, send]);
 
-  const generate = useCallback((o: GenerateOptions) => run(o, 'generate'), [run]);
-  const restyle = useCallback((o: RestyleOptions) => run(o, 'restyle'), [run]);
+  const setLive = useCallback((o: Omit<FastOptions, 'graph'> | null) => {
+    if (o === null) {
+      liveRef.current?.stop();
+      return;
+    }
+    if (!manifest || !trackerRef.current) return;
+    let req: GenerationRequest;
+    try {
+      req = generationRequest(manifest, { ...o, graph: 'fast' }, noiseRef.current);
+    } catch (err) {
+      setRunError(message(err)); // e.g. a blend with every weight at 0: the last picture stays
+      return;
+    }
+    setRunError(null);
+    liveRef.current ??= new LiveScheduler<GenerationRequest, RunResult>({
+      start: (r) => send(r),
+      cancel: (target) => workerRef.current?.postMessage({ type: 'cancel', id: 0, target } satisfies WorkerRequest),
+      onResult: (out) => {
+        setResult(out);
+        setStats(out.stats);
+      },
+      onError: (err) => setRunError(message(err)),
+      onStats: setLiveStats,
+    });
+    liveRef.current.update(req);
+  }, [manifest, send]);
+
+  const liveReport = useCallback((): LiveReport => {
+    const stats = liveRef.current?.stats ?? {
+      changes: 0, started: 0, shown: 0, dropped: 0, failed: 0, inFlight: null, pending: false, maxInFlight: 0,
+      lastStartedId: null, shownId: null,
+    };
+    return { ...stats, generationsInFlight: inFlightRef.current.now, maxGenerationsInFlight: inFlightRef.current.max };
+  }, []);
+
+  const generate = useCallback((o: GenerateOptions) => run(o), [run]);
+  const restyle = useCallback((o: RestyleOptions) => run(o), [run]);
 
   const classify = useCallback(async (image: Blob) => {
     const tracker = trackerRef.current;
@@ -201,8 +295,8 @@ export function useCats(config: PageConfig): CatsApi {
   const setNoiseOverride = useCallback((noise: Float32Array | null) => { noiseRef.current = noise; }, []);
 
   return useMemo(() => ({
-    manifest, load, busy, preview, result, stats, runError, classification, classifyError, thumbnails,
-    generate, restyle, classify, cancel, retry, setVariant, setNoiseOverride,
-  }), [manifest, load, busy, preview, result, stats, runError, classification, classifyError, thumbnails,
-    generate, restyle, classify, cancel, retry, setNoiseOverride]);
+    manifest, load, busy, preview, result, stats, runError, classification, classifyError, thumbnails, fastInfo, fastMs, live,
+    generate, setLive, liveReport, restyle, classify, cancel, retry, setVariant, setNoiseOverride,
+  }), [manifest, load, busy, preview, result, stats, runError, classification, classifyError, thumbnails, fastInfo, fastMs,
+    live, generate, setLive, liveReport, restyle, classify, cancel, retry, setNoiseOverride]);
 }

@@ -17,6 +17,7 @@ import { sigmasFor, transferSigmas } from '../../src/lib/schedule';
 import { tensorToPixels, toClassifierTensor, toModelTensor, type Pixels } from '../../src/lib/tensor';
 import { decodeArray, loadBundle, maxAbsDiff, nodeSession, ort, type Golden } from '../helpers/bundle';
 import { encodePng } from '../helpers/png';
+import { canvasPixels, openApp as open, state, waitLoaded } from './page';
 
 let manifest: Manifest;
 let golden: Golden;
@@ -36,19 +37,7 @@ afterAll(async () => {
   expect(pageErrors, 'uncaught errors in the page').toEqual([]);
 });
 
-async function openApp(context: BrowserContext, query = '&thumbs=0'): Promise<Page> {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`${server.url}?testhook=1${query}`);
-  await waitLoaded(page);
-  return page;
-}
-
-async function waitLoaded(page: Page): Promise<void> {
-  await page.waitForFunction(() => window.__cats !== undefined && window.__cats.state().status !== 'loading', null, { timeout: 100_000 });
-}
-
-const state = (page: Page) => page.evaluate(() => (window.__cats as NonNullable<Window['__cats']>).state());
+const openApp = (context: BrowserContext, query = '&thumbs=0') => open(context, server.url, query, pageErrors);
 
 /** Click Generate (or Restyle) and wait for the new result. */
 async function runAndWait(page: Page, button: 'generate' | 'restyle'): Promise<number[]> {
@@ -61,13 +50,6 @@ async function runAndWait(page: Page, button: 'generate' | 'restyle'): Promise<n
   const s = await state(page);
   expect(s.runError).toBeNull();
   return (await page.evaluate(() => window.__cats?.lastImage())) as number[];
-}
-
-async function canvasPixels(page: Page, testId: string): Promise<number[]> {
-  return page.evaluate((id) => {
-    const c = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
-    return Array.from((c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data);
-  }, testId);
 }
 
 async function setControls(page: Page, steps: number, guidance: number): Promise<void> {

@@ -2,10 +2,12 @@
  * Browser benchmark: the built site in headless Chromium (vite preview, cross-origin isolated), onnxruntime-web
  * on WASM, for each generator precision variant at 1 and 2 threads. Prints model load time (first visit: download,
  * sha256, session creation), per-step ms (median of the timed run), and the total time of a complete generation
- * after one warm-up generation.
+ * after one warm-up generation. When the export has a few-step graph (manifest.generator_fast), the page of its
+ * default variant also times a complete few-step image at each step count the manifest lists: the median of
+ * FAST_RUNS generations after one warm-up (which also loads the graph), beside that page's quality image.
  *
  *   npm run bench                  every variant, 1 and 2 threads, the manifest's default step count
- *   npm run bench -- --quick       the default variant only, 4 steps
+ *   npm run bench -- --quick       the default variant only, 4 steps (the few-step graph still at every count)
  *   npm run bench -- --json        one JSON object on stdout (for the project's benchmark table)
  *
  * Needs dist/ (npm run build; `npm run bench` builds first) and public/models (python export.py ... --out
@@ -30,12 +32,32 @@ const variants = quick ? [g.default_variant] : Object.keys(g.variants);
 const steps = quick ? 4 : g.defaults.num_inference_steps;
 const guidance = g.defaults.guidance_scale;
 const THREADS = [1, 2];
+const fast = manifest.generator_fast ?? null;
+const fastCounts = fast ? Object.keys(fast.scheduler.sigmas).map(Number).sort((a, b) => a - b) : [];
+const FAST_RUNS = quick ? 3 : 7;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+
+/** Median image ms of the few-step graph per step count, after one warm-up (which also loads the graph). */
+async function measureFast(page) {
+  const out = { variant: null, runs: FAST_RUNS, image_ms: {} };
+  for (const n of fastCounts) {
+    const run = (seed) => page.evaluate((o) => window.__cats.generate(o), { graph: 'fast', breed: 0, steps: n, seed });
+    const times = [];
+    for (let i = 0; i <= FAST_RUNS; i++) {
+      const r = await run(100 + i);
+      if (!r) throw new Error(`few-step generation failed: ${(await page.evaluate(() => window.__cats.state())).runError}`);
+      if (i > 0) times.push(r.stats.totalMs); // run 0 is the warm-up
+    }
+    out.image_ms[n] = median(times);
+  }
+  out.variant = (await page.evaluate(() => window.__cats.state())).fastVariant;
+  return out;
+}
 
 async function measure(chrome, url, variant, threads) {
   const context = await chrome.newContext(); // empty Cache Storage: a first visit
@@ -50,6 +72,7 @@ async function measure(chrome, url, variant, threads) {
     const timed = await run(2);
     if (!warm || !timed) throw new Error(`${variant} generation failed: ${(await page.evaluate(() => window.__cats.state())).runError}`);
     return {
+      fast: fast && variant === fast.default_variant ? await measureFast(page) : null,
       variant, threads: state.threads, provider: state.provider, bytes: g.variants[variant].bytes,
       load_ms: state.loadMs, fetch_ms: state.downloadMs, session_ms: state.sessionMs, first_step_ms: warm.stats.stepMs[0], step_ms: median(timed.stats.stepMs),
       total_ms: timed.stats.totalMs, steps, steps_per_s: steps / (timed.stats.stepMs.reduce((a, b) => a + b, 0) / 1000),
@@ -76,6 +99,18 @@ try {
         + `          ${r.first_step_ms.toFixed(1).padStart(11)}  ${r.step_ms.toFixed(1).padStart(7)}  `
         + `${r.total_ms.toFixed(0).padStart(8)}  ${r.steps_per_s.toFixed(1).padStart(7)}`);
     }
+  }
+  const withFast = results.filter((r) => r.fast);
+  if (withFast.length) {
+    log(`\nfew-step graph (generator_fast, guidance baked in): image ms, median of ${FAST_RUNS} after one warm-up, `
+      + `beside the quality image (${steps} guided steps) of the same page`);
+    log(`variant  threads  ${fastCounts.map((n) => `${n} step${n === 1 ? '' : 's'}`.padStart(8)).join('  ')}  quality ${steps} steps`);
+    for (const r of withFast) {
+      log(`${r.fast.variant.padEnd(7)}  ${String(r.threads).padStart(7)}  `
+        + `${fastCounts.map((n) => r.fast.image_ms[n].toFixed(1).padStart(8)).join('  ')}  ${r.total_ms.toFixed(0).padStart(9)} ms`);
+    }
+  } else if (!fast) {
+    log('\nno few-step graph in this export (manifest.generator_fast): fast mode not benchmarked');
   }
 } finally {
   await chrome.close();

@@ -130,7 +130,8 @@ export function useCats(config: PageConfig): CatsApi {
       if (alive) setLoad((s) => ({ ...s, status: 'error', error: { code: 'internal', message: msg } }));
     };
     setLoad(INITIAL_LOAD);
-    setFastInfo(null);
+    setFastInfo(null); // a new worker makes the few-step session again, perhaps of another variant
+    setFastMs([]);
     const onLoadMessage = (msg: WorkerResponse) => {
       if (!alive) return;
       if (msg.type === 'manifest') setManifest(msg.manifest);

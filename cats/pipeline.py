@@ -1,7 +1,8 @@
 """CatsPipeline: generate cats of a breed (or a blend of breeds), restyle a photo, classify a photo.
 
-A diffusers ``DiffusionPipeline`` with three modules: ``transformer`` (``CatDiT``), ``scheduler``
-(diffusers' ``FlowMatchEulerDiscreteScheduler``) and an optional ``classifier`` (``CatClassifier``).
+A diffusers ``DiffusionPipeline`` with ``transformer`` (``CatDiT``), ``scheduler`` (diffusers'
+``FlowMatchEulerDiscreteScheduler``), an optional ``classifier`` (``CatClassifier``) and an optional
+``fast_transformer`` (a few-step student of the transformer, ``mode="fast"``: docs/fewstep.md).
 The breeds, the preset name and the default steps and guidance live in ``model_index.json`` so
 ``save_pretrained(dir)`` / ``from_pretrained(dir)`` round-trip with no flags.
 

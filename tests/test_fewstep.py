@@ -15,16 +15,10 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def _random_teacher(path):
-    """A micro pipeline with small random weights (an untrained one draws the same grey for every input)."""
-    from cats.pipeline import CatsPipeline
+    """A micro pipeline with small random weights (an untrained one draws the same grey for every input), saved."""
+    from cats.benchmarks.fewstep import random_micro_pipeline
 
-    pipe = CatsPipeline.from_preset("micro", seed=0)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in pipe.transformer.parameters():
-            if not p.any():
-                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
-        pipe.transformer.y_embedder.weight.copy_(torch.randn(pipe.transformer.y_embedder.weight.shape, generator=gen))
+    pipe = random_micro_pipeline()
     pipe.save_pretrained(str(path))
     return pipe
 

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -131,29 +130,34 @@ def evaluate(teacher: str, students: dict[str, Path], steps: list[int], teacher_
 
 
 def _run(cmd: list[str], log: Path) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=str(ROOT))
-    with log.open("w") as f:
-        if subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT).returncode != 0:
-            raise RuntimeError(f"`{shlex.join(cmd)}` failed; see {log}")
+    from cats.benchmarks.recipes import run_commands
+
+    run_commands([cmd], 1, [log])
 
 
-def _quick_teacher(out: Path) -> tuple[str, Path]:
-    """A random (untrained, non-degenerate) micro pipeline and 384 two-step pairs of it (the least the task takes)."""
+def random_micro_pipeline(seed: int = 0):
+    """A micro CatsPipeline with small random weights: untrained, it draws the same grey for every input
+    (adaLN-Zero starts at exactly 0 output), so those layers get small weights and the breed table large
+    ones, and images differ by breed and noise. The quick comparison's teacher; the tests use it too."""
     import torch
 
     from cats.pipeline import CatsPipeline
 
-    teacher = out / "teacher"
-    pipe = CatsPipeline.from_preset("micro", seed=0)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():  # adaLN-Zero starts at exactly 0 output (grey images): give those layers small
-        for p in pipe.transformer.parameters():  # weights, and the breed table large ones, so images differ
+    pipe = CatsPipeline.from_preset("micro", seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in pipe.transformer.parameters():
             if not p.any():
                 p.copy_(0.05 * torch.randn(p.shape, generator=gen))
         table = pipe.transformer.y_embedder.weight
         table.copy_(torch.randn(table.shape, generator=gen))
-    pipe.save_pretrained(str(teacher))
+    return pipe
+
+
+def _quick_teacher(out: Path) -> tuple[str, Path]:
+    """A random micro teacher (``random_micro_pipeline``) and 384 two-step pairs of it (the least the task takes)."""
+    teacher = out / "teacher"
+    random_micro_pipeline().save_pretrained(str(teacher))
     pairs = out / "pairs"
     _run([sys.executable, "-m", "cats.training.pairs", "--teacher", str(teacher), "--out", str(pairs),
           "--count", "384", "--steps", "2", "--threads", "1"], out / "pairs.log")
@@ -162,13 +166,9 @@ def _quick_teacher(out: Path) -> tuple[str, Path]:
 
 def run(teacher: str, pairs: Path | None, train_steps: int, variants: list[str], samples: int, out: Path,
         quick: bool = False, threads: int | None = None, eval_steps=(1, 2), teacher_steps=(2, 4, 20)) -> list[dict]:
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
-    out.mkdir(parents=True, exist_ok=True)
-    taken = [v for v in variants if (out / v).exists()]
-    if taken:
-        raise FileExistsError(f"{out} already holds runs {taken}: choose another --out or remove them")
+    from cats.benchmarks.recipes import prepare_out
+
+    prepare_out(out, variants, VARIANTS)
     threads = threads or os.cpu_count() or 1
     if quick:
         teacher, pairs = _quick_teacher(out)

@@ -63,7 +63,18 @@ def train_command(name: str, out: Path, minutes: float, threads: int, quick: boo
             "--minutes", str(minutes), "--threads", str(threads)]
 
 
-def _run_all(commands: list[list[str]], parallel: int, logs: list[Path]) -> None:
+def prepare_out(out: Path, variants: list[str], known) -> None:
+    """Refuse unknown variants and variants ``out`` already holds (nothing is overwritten); make ``out``."""
+    unknown = [v for v in variants if v not in known]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(known)}")
+    taken = [v for v in variants if (out / v).exists()]
+    if taken:
+        raise FileExistsError(f"{out} already holds runs {taken}: choose another --out or remove them")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def run_commands(commands: list[list[str]], parallel: int, logs: list[Path]) -> None:
     """Run commands ``parallel`` at a time; raise naming the first that failed and its log."""
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=str(ROOT))
     for start in range(0, len(commands), parallel):
@@ -150,15 +161,9 @@ def run(minutes: float, variants: list[str], parallel: int, samples: int, out: P
         data_root: str | None = None, threads: int | None = None) -> dict:
     from cats.evaluation.fid import cached_features
 
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     if parallel < 1:
         raise ValueError(f"--parallel must be >= 1, got {parallel}")
-    out.mkdir(parents=True, exist_ok=True)
-    taken = [v for v in variants if (out / v).exists()]
-    if taken:
-        raise FileExistsError(f"{out} already holds runs {taken}: choose another --out or remove them")
+    prepare_out(out, variants, VARIANTS)
     threads = threads or os.cpu_count() or 1
     per_run = max(1, threads // parallel)
     cache_dir = out / "features"
@@ -173,11 +178,11 @@ def run(minutes: float, variants: list[str], parallel: int, samples: int, out: P
             imgs = torch.as_tensor(load_dataset("synthcats", split=split, image_size=size, **extra).images)
             cached_features(imgs[:max(1, samples // 12) * 12], cache_dir)  # the count evaluate_run compares
     commands = [train_command(v, out, minutes, per_run, quick, data_root) for v in variants]
-    _run_all(commands, parallel, [out / v / "train.log" for v in variants])
+    run_commands(commands, parallel, [out / v / "train.log" for v in variants])
     evals = [[sys.executable, "-m", "cats.benchmarks.recipes", "evaluate", str(out / v), "--samples", str(samples),
               "--threads", str(per_run), "--cache", str(cache_dir)] + (["--data-root", data_root] if data_root else [])
              for v in variants]
-    _run_all(evals, parallel, [out / v / "eval.log" for v in variants])
+    run_commands(evals, parallel, [out / v / "eval.log" for v in variants])
     rows = {v: json.loads((out / v / "row.json").read_text()) for v in variants}
     command = (f"python -m cats.benchmarks.recipes --minutes {minutes:g} --variants {','.join(variants)} "
                f"--parallel {parallel} --samples {samples}" + (" --quick" if quick else ""))

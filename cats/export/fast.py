@@ -20,7 +20,7 @@ import onnx
 import torch
 import torch.nn as nn
 
-from cats.export.graphs import GENERATOR_OUTPUTS, export_friendly, export_graph, generator_example
+from cats.export.graphs import GENERATOR_OUTPUTS, GeneratorStep, export_friendly, export_graph, generator_example
 from cats.export.manifest import graph_io
 from cats.export.parity import CASES, GeneratorReference, case_weights, onnx_step, parity_noise, sample_loop, step_feed
 from cats.flow import SIGMA_MIN, euler_step, model_velocity, velocity_to_x0
@@ -39,15 +39,11 @@ GOLDEN_SEED = 20241
 TOLERANCE = {"step": 1e-4, "final": 1e-3}
 
 
-class FastGeneratorStep(nn.Module):
-    """One conditional Euler step of a few-step student (the exported few-step graph)."""
+class FastGeneratorStep(GeneratorStep):
+    """One conditional Euler step of a few-step student (the exported few-step graph): the guided step
+    without guidance_scale and without the unconditional half."""
 
     INPUTS = FAST_INPUTS
-
-    def __init__(self, transformer: nn.Module):
-        super().__init__()
-        self.transformer = transformer
-        self.prediction_type = transformer.config.prediction_type
 
     def forward(self, sample: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor,
                 class_weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

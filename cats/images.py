@@ -3,7 +3,8 @@
 NumPy + Pillow only (no torch): the PyTorch pipeline, the ONNX pipeline and the Gradio app share
 it. Rules: any PIL mode (RGBA, LA, P, L, I;16, I, F, CMYK) becomes RGB; EXIF orientation is applied;
 animated images use their first frame; huge images are downscaled before anything else, and absurd
-ones (a decompression bomb) are refused from their header, before decoding, with a clear error.
+ones (a side over MAX_SIDE, e.g. a decompression bomb) are refused from their header, before decoding,
+with a clear error.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-MAX_PIXELS = 64_000_000  # refuse images above 64 megapixels (a 8000 x 8000 photo is the limit)
+# The one size limit: the longer side. A pixel limit alone let a 1 x 64,000,000 strip through, whose
+# single decoded row costs about 1 GB; with the side bounded the worst accepted image is 8000 x 8000,
+# whose decode the reduction below keeps to about its own buffer (tests/test_demo_images.py measures it).
+MAX_SIDE = 8000
+MAX_PIXELS = MAX_SIDE * MAX_SIDE  # what the side limit allows at most: Pillow's header guard (below)
 WORKING_SIDE = 1024  # downscale anything larger than this on its long side before processing
-# Pillow's own decompression-bomb guard is set to the same limit, so every refusal (Pillow's at open
-# time, ours for arrays and PIL images handed in) states one number. It only ever gets stricter than
-# Pillow's default (89,478,485), for every user of Pillow in the process.
+# Pillow's own decompression-bomb guard is set to the pixels the side limit allows: an image it refuses
+# has a side over MAX_SIDE too, so every refusal (Pillow's at open time, ours after it) states one
+# limit. It only ever gets stricter than Pillow's default (89,478,485), for every user of Pillow in the process.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 _EXIF_ORIENTATION = 0x0112
 # EXIF orientation -> the transpose that makes the picture upright (the table ImageOps.exif_transpose uses).
@@ -78,14 +83,17 @@ def _open(source) -> Image.Image:
 
 
 def too_many_pixels(name: str, pixels: int | None, size: tuple[int, int] | None = None) -> str:
-    """The one message for an image over MAX_PIXELS (the web client words it the same way)."""
+    """The one message for an image over MAX_SIDE (webclient/src/worker/decode.ts words it the same way).
+
+    ``pixels`` alone (Pillow's guard names no size): that many pixels have a side over MAX_SIDE.
+    """
     if size is not None:
-        what = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels"
+        what = f"{size[0]}x{size[1]} pixels"
     elif pixels is not None:
         what = f"{pixels:,} pixels"
     else:
-        what = "more pixels than that"
-    return f"{name} is {what}, over the limit of {MAX_PIXELS:,} pixels: resize it before uploading"
+        what = "larger than that"
+    return f"{name} is {what}, over the limit of {MAX_SIDE:,} pixels on the longer side: resize it before uploading"
 
 
 def _bomb_pixels(exc: Exception) -> int | None:
@@ -103,12 +111,12 @@ def load_image(source) -> Image.Image:
     otherwise quadruple them.
 
     Raises ImageInputError with a readable message for empty files, non-images and images over
-    MAX_PIXELS.
+    MAX_SIDE on the longer side.
     """
     img = _open(source)
     w, h = img.size
     name = getattr(img, "filename", None) and Path(img.filename).name or "image"
-    if w * h > MAX_PIXELS:
+    if max(w, h) > MAX_SIDE:
         raise ImageInputError(too_many_pixels(name, None, (w, h)))
     if w == 0 or h == 0:
         raise ImageInputError(f"image has no pixels ({w}x{h})")

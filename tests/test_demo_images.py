@@ -1,4 +1,4 @@
-"""Big uploads: one pixel limit (Pillow's set to the project's), checked from the header, and a bounded decode."""
+"""Big uploads: one size limit (the longer side; Pillow's guard set to match), checked from the header, and a bounded decode."""
 
 from __future__ import annotations
 
@@ -12,28 +12,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cats.images import MAX_PIXELS, WORKING_SIDE, ImageInputError, load_image
+from cats.images import MAX_PIXELS, MAX_SIDE, WORKING_SIDE, ImageInputError, load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_pillow_limit_is_the_projects_limit():
-    assert Image.MAX_IMAGE_PIXELS == MAX_PIXELS
+def test_pillow_limit_is_what_the_side_limit_allows():
+    assert Image.MAX_IMAGE_PIXELS == MAX_PIXELS == MAX_SIDE**2
 
 
-@pytest.mark.parametrize("size", [(9000, 8000), (10000, 9000), (12000, 12000)])
+@pytest.mark.parametrize("size", [(8001, 10), (9000, 8000), (10000, 9000), (12000, 12000), (64_000_000, 1)])
 def test_one_message_states_one_limit(tmp_path, size):
-    # 72 MP is over our limit only; 90 MP was over Pillow's default warning limit (89,478,485) too;
-    # 144 MP over twice Pillow's default, its hard error. All get the same one-limit message.
+    # a side of 8001 is over our limit only; 72 MP too; 90 MP was over Pillow's default warning limit
+    # (89,478,485) too; 144 MP over twice Pillow's default, its hard error; the 1 x 64,000,000 strip
+    # has few enough pixels for any pixel limit but one 64-million-pixel row. All get one message.
     path = tmp_path / "huge.png"
     Image.new("1", size).save(path)
     with pytest.raises(ImageInputError) as info:
         load_image(path)
     message = str(info.value)
-    assert "over the limit of 64,000,000 pixels" in message
-    numbers = {n.replace(",", "") for n in re.findall(r"\d[\d,]{6,}", message)}
-    assert numbers <= {str(MAX_PIXELS), str(size[0] * size[1])}, message  # no second limit named
-    assert "89478485" not in message and "decompression" not in message.lower()
+    assert "over the limit of 8,000 pixels on the longer side" in message
+    numbers = {n.replace(",", "") for n in re.findall(r"\d[\d,]{3,}", message)}
+    assert numbers <= {str(MAX_SIDE), str(size[0]), str(size[1]), str(size[0] * size[1])}, message
+    assert "89478485" not in message and "64000000 pixels" not in message and "decompression" not in message.lower()
 
 
 def test_size_is_refused_before_any_pixel_is_decoded(tmp_path, monkeypatch):
@@ -81,18 +82,18 @@ PEAK = textwrap.dedent("""
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(),
                     reason="peak memory is reset and read through /proc/self (Linux only); CI runs on Linux")
 @pytest.mark.parametrize("mode,budget_mb", [("1", 160), ("L", 160), ("RGB", 330)])
-def test_a_large_allowed_png_costs_bounded_memory(tmp_path, mode, budget_mb):
-    """7900 x 7900 (62.4 MP, allowed): the old decode peaked at 299 MB (mode 1) / 477 MB (RGB).
+def test_the_largest_allowed_png_costs_bounded_memory(tmp_path, mode, budget_mb):
+    """MAX_SIDE x MAX_SIDE (64 MP, the worst the limit accepts): a plain decode peaks near 300 MB (mode 1) / 480 MB (RGB).
 
     Now the image is box-reduced in its own mode before the RGB conversion: about the decoded
     buffer itself (62 MB at 1 byte per pixel, 250 MB at Pillow's 4 bytes per RGB pixel) plus a little.
     """
     path = tmp_path / f"big_{mode}.png"
-    Image.new(mode, (7900, 7900), 1 if mode == "1" else (128 if mode == "L" else (200, 100, 50))).save(path)
+    Image.new(mode, (MAX_SIDE, MAX_SIDE), 1 if mode == "1" else (128 if mode == "L" else (200, 100, 50))).save(path)
     out = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, cwd=ROOT,
                          check=True)
     peak = float(out.stdout.strip())
-    assert peak < budget_mb, f"peak +{peak:.0f} MB decoding a 7900x7900 {mode} PNG"
+    assert peak < budget_mb, f"peak +{peak:.0f} MB decoding a {MAX_SIDE}x{MAX_SIDE} {mode} PNG"
 
 
 def test_the_limit_is_worded_as_the_web_client_words_it():
@@ -100,4 +101,4 @@ def test_the_limit_is_worded_as_the_web_client_words_it():
 
     # webclient/tests/unit/decode.test.ts pins the same sentence for the browser.
     assert too_many_pixels("cat.jpg", None, (9000, 8000)) == (
-        "cat.jpg is 9000x8000 = 72,000,000 pixels, over the limit of 64,000,000 pixels: resize it before uploading")
+        "cat.jpg is 9000x8000 pixels, over the limit of 8,000 pixels on the longer side: resize it before uploading")

@@ -7,8 +7,8 @@
 import { WorkerError } from '../lib/protocol';
 import type { Pixels } from '../lib/tensor';
 
-/** Refuse absurd images, as cats/images.py does (a decompression bomb is not a photo). */
-export const MAX_PIXELS = 64_000_000;
+/** Refuse absurd images, as cats/images.py does (MAX_SIDE there): the longer side, so no 1 x 64,000,000 strip. */
+export const MAX_SIDE = 8000;
 /** Decode huge photos at this long side; tensor.ts then brings them to 1024 like load_image. */
 const DECODE_SIDE = 2048;
 /** How much of the file the header reader looks at: JPEG's size comes after its EXIF / ICC segments. */
@@ -16,8 +16,8 @@ const HEADER_BYTES = 512 * 1024;
 
 /** The message cats/images.py gives for the same image (too_many_pixels). */
 export function tooManyPixels(name: string, width: number, height: number): string {
-  return `${name} is ${width}x${height} = ${(width * height).toLocaleString('en')} pixels, over the limit of `
-    + `${MAX_PIXELS.toLocaleString('en')} pixels: resize it before uploading`;
+  return `${name} is ${width}x${height} pixels, over the limit of ${MAX_SIDE.toLocaleString('en')} pixels `
+    + 'on the longer side: resize it before uploading';
 }
 
 /**
@@ -68,7 +68,7 @@ export async function decodeImage(blob: Blob): Promise<Pixels> {
   if (blob.size === 0) throw new WorkerError('input', `${name} is empty (0 bytes): upload a JPEG, PNG, WebP or GIF image`);
   // Refuse a decompression bomb from its header: decoding 10000 x 10000 first would take seconds and 400 MB.
   const header = headerSize(new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer()));
-  if (header && header.width * header.height > MAX_PIXELS) {
+  if (header && Math.max(header.width, header.height) > MAX_SIDE) {
     throw new WorkerError('input', tooManyPixels(name, header.width, header.height));
   }
   let bitmap: ImageBitmap;
@@ -78,7 +78,7 @@ export async function decodeImage(blob: Blob): Promise<Pixels> {
     throw new WorkerError('input', `${name} is not an image this browser can read: upload a JPEG, PNG, WebP or GIF image`);
   }
   const { width, height } = bitmap;
-  if (width * height > MAX_PIXELS) { // a format the header reader does not know
+  if (Math.max(width, height) > MAX_SIDE) { // a format the header reader does not know
     bitmap.close();
     throw new WorkerError('input', tooManyPixels(name, width, height));
   }

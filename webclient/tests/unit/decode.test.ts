@@ -3,7 +3,7 @@
  * with the Gradio app's wording (cats/images.py too_many_pixels).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeImage, headerSize, MAX_PIXELS, tooManyPixels } from '../../src/worker/decode';
+import { decodeImage, headerSize, MAX_SIDE, tooManyPixels } from '../../src/worker/decode';
 import { encodePng } from '../helpers/png';
 
 const u8 = (...parts: (number[] | string)[]) =>
@@ -52,14 +52,20 @@ describe('decodeImage', () => {
     const file = new File([pngHeader(10000, 10000)], 'huge.png', { type: 'image/png' });
     await expect(decodeImage(file)).rejects.toMatchObject({
       code: 'input',
-      message: 'huge.png is 10000x10000 = 100,000,000 pixels, over the limit of 64,000,000 pixels: resize it before uploading',
+      message: 'huge.png is 10000x10000 pixels, over the limit of 8,000 pixels on the longer side: resize it before uploading',
     });
     expect(decode).not.toHaveBeenCalled();
   });
 
+  it('refuses a 1 x 64,000,000 strip (few pixels per side limit, one huge row) from its header', async () => {
+    vi.stubGlobal('createImageBitmap', vi.fn(async () => { throw new Error('createImageBitmap must not be called'); }));
+    const file = new File([pngHeader(64_000_000, 1)], 'strip.png', { type: 'image/png' });
+    await expect(decodeImage(file)).rejects.toMatchObject({ code: 'input', message: expect.stringContaining('64000000x1 pixels') });
+  });
+
   it('words the limit as the Gradio app does', () => {
-    expect(MAX_PIXELS).toBe(64_000_000);
+    expect(MAX_SIDE).toBe(8000);
     expect(tooManyPixels('cat.jpg', 9000, 8000))
-      .toBe('cat.jpg is 9000x8000 = 72,000,000 pixels, over the limit of 64,000,000 pixels: resize it before uploading');
+      .toBe('cat.jpg is 9000x8000 pixels, over the limit of 8,000 pixels on the longer side: resize it before uploading');
   });
 });

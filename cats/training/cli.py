@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prediction-type", choices=["v", "x"], help="what the network predicts (default: the preset's)")
     gen.add_argument("--logit-mean", type=float, help="mean of the logit-normal training sigmas (default: 0)")
     gen.add_argument("--logit-std", type=float, help="std of the logit-normal training sigmas (default: 1)")
+    gen.add_argument("--dispersive-weight", type=float,
+                     help="weight of the dispersive loss on one block's output, a regulariser with no parameters "
+                          "(0 = off, the default; 0.5 in its paper)")
+    gen.add_argument("--dispersive-block", type=int,
+                     help="0-based block whose output the dispersive loss spreads (default: the last of the first half)")
+    gen.add_argument("--init-from",
+                     help="pipeline directory or bundled name to start from: its weights become the model and the EMA; "
+                          "the optimizer and LR schedule start fresh (a run that continues on another machine)")
     gen.add_argument("--sample-every", type=int,
                      help=f"steps between sample grids in RUN_DIR/samples, 0 = only at the end {_default('generator', 'sample_every')}")
     gen.add_argument("--sample-steps", type=int, help="denoising steps of the sample grids (default: 20)")

@@ -54,6 +54,9 @@ class TrainConfig:
     prediction_type: str | None = None  # generator: "v" | "x"; None keeps the preset's
     logit_mean: float = 0.0  # generator: logit-normal training sigmas
     logit_std: float = 1.0
+    dispersive_weight: float = 0.0  # generator: weight of the dispersive loss (0 = off; see generator_task.py)
+    dispersive_block: int | None = None  # generator: the block whose output it spreads (None: the last shallow one)
+    init_from: str | None = None  # generator: start from a saved pipeline's weights (and EMA), fresh optimizer
     image_size: int | None = None  # None: the preset's
     seed: int = 0
     checkpoint_every: int = 1000
@@ -186,5 +189,9 @@ def _validate(cfg: TrainConfig) -> None:
                          f"not of --data {cfg.data!r}")
     if (cfg.teacher is not None or cfg.pairs is not None) and cfg.task != "fewstep":
         raise ValueError("--teacher / --pairs are for the fewstep task (python -m cats.training fewstep ...)")
+    if cfg.dispersive_weight < 0:
+        raise ValueError(f"--dispersive-weight must be >= 0, got {cfg.dispersive_weight}")
+    if (cfg.dispersive_weight or cfg.dispersive_block is not None or cfg.init_from) and cfg.task != "generator":
+        raise ValueError("--dispersive-weight / --dispersive-block / --init-from are for the generator task")
     if cfg.attach_to is not None and cfg.task != "classifier":
         raise ValueError("--attach-to is for the classifier: it saves the trained classifier into a pipeline directory")

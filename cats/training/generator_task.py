@@ -21,6 +21,31 @@ SAMPLE_COLUMNS = 4  # sample grid: one row per breed, this many fixed seeds per 
 SAMPLE_SEED = 0
 
 
+def dispersive_loss(hidden: torch.Tensor) -> torch.Tensor:
+    """Dispersive loss (Wang & He 2025, "Diffuse and Disperse"), its InfoNCE-L2 form: a contrastive
+    loss with no positive pairs that pushes the batch's hidden representations apart.
+
+    hidden: (B, ...) one block's output for the training batch. Returns
+    log mean_{i,j} exp(-||z_i - z_j||^2 / D) over all B x B pairs (the diagonal included), z_i the
+    flattened (D values) representation; computed in float32. It has no parameters and adds no
+    forward pass; the flow-matching loss stays the only thing tied to the images.
+    """
+    z = hidden.float().reshape(hidden.shape[0], -1)  # (B, D)
+    sq = torch.cdist(z, z).pow(2) / z.shape[1]  # (B, B)
+    return torch.logsumexp(-sq.reshape(-1), dim=0) - torch.log(torch.tensor(float(sq.numel())))
+
+
+class _BlockOutput:
+    """Keeps the latest output of one transformer block (a forward hook), for the dispersive loss."""
+
+    def __init__(self, block: torch.nn.Module):
+        self.value: torch.Tensor | None = None
+        block.register_forward_hook(self._keep)
+
+    def _keep(self, module, inputs, output) -> None:
+        self.value = output  # (B, T, D)
+
+
 class GeneratorTask:
     """Class-conditional DiT trained with ``cats.flow.flow_matching_loss`` (label dropout to null inside)."""
 
@@ -40,13 +65,35 @@ class GeneratorTask:
         self.stream = IndexStream(len(self.train), self.config.seed)
         self.images_per_micro_batch = self.config.batch_size
         self.pipe = None
+        self.hidden: _BlockOutput | None = None
 
     def build_model(self) -> torch.nn.Module:
         from cats.pipeline import CatsPipeline
 
         cfg = self.config
         self.pipe = CatsPipeline.from_preset(cfg.preset, seed=cfg.seed, prediction_type=cfg.prediction_type)
+        if cfg.init_from:
+            self._load_init(self.pipe.transformer, cfg.init_from)
+        if cfg.dispersive_weight > 0:
+            blocks = self.pipe.transformer.blocks
+            index = len(blocks) // 2 - 1 if cfg.dispersive_block is None else cfg.dispersive_block
+            if not 0 <= index < len(blocks):
+                raise ValueError(f"--dispersive-block {index} is not a block of preset {cfg.preset!r} "
+                                 f"(0..{len(blocks) - 1})")
+            self.hidden = _BlockOutput(blocks[index])
         return self.pipe.transformer
+
+    def _load_init(self, model: torch.nn.Module, source: str) -> None:
+        """Copy a saved pipeline's generator weights into ``model`` (same preset required)."""
+        from cats.pipeline import CatsPipeline
+
+        init = CatsPipeline.from_pretrained(source).transformer
+        mine, theirs = dict(model.config), dict(init.config)
+        differ = sorted(k for k in mine if not k.startswith("_") and mine.get(k) != theirs.get(k))
+        if differ:
+            raise ValueError(f"--init-from {source!r} holds a different model than preset {self.config.preset!r}: "
+                             + ", ".join(f"{k} {theirs.get(k)!r} there, {mine.get(k)!r} here" for k in differ))
+        model.load_state_dict({k: v.float() for k, v in init.state_dict().items()})
 
     def micro_batch_loss(self, model, step: int, micro: int, generator: torch.Generator) -> torch.Tensor:
         cfg, acc = self.config, self.accelerator
@@ -54,8 +101,11 @@ class GeneratorTask:
         idx = idx.to(self.device)
         x0 = to_model_range(random_hflip(self.train.images[idx], generator))  # (B, 3, H, W) in [-1, 1]
         weights = labels_to_weights(self.train.labels[idx])  # (B, 13) one-hot breeds
-        return flow_matching_loss(model, x0, weights, cfg.prediction_type, generator=generator,
+        loss = flow_matching_loss(model, x0, weights, cfg.prediction_type, generator=generator,
                                   logit_mean=cfg.logit_mean, logit_std=cfg.logit_std, label_dropout=cfg.label_dropout)
+        if self.hidden is not None:
+            loss = loss + cfg.dispersive_weight * dispersive_loss(self.hidden.value)
+        return loss
 
     @torch.no_grad()
     def validate(self, model) -> dict[str, float]:

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { downloadName, LIMITS, parseShare, shareQuery, subjectName, type ShareSettings } from '../../src/lib/share';
+
+const BREEDS = ['Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British Shorthair', 'Egyptian Mau', 'Maine Coon', 'Persian',
+  'Ragdoll', 'Russian Blue', 'Siamese', 'Sphynx'];
+const FAST = [1, 2, 4];
+
+describe('share links', () => {
+  it('round-trip a breed with a space, seed, mode, steps and guidance; other page settings stay', () => {
+    const s: ShareSettings = { selection: { kind: 'breed', breed: 4 }, seed: 4294967295, mode: 'quality', steps: 37, guidance: 4.5 };
+    const q = shareQuery(s, BREEDS, '?testhook=1&variant=fp32&seed=9');
+    expect(q).toContain('breed=British%20Shorthair');
+    expect(new URLSearchParams(q).get('testhook')).toBe('1');
+    expect(new URLSearchParams(q).getAll('seed')).toEqual(['4294967295']); // the old seed is replaced, not repeated
+    expect(parseShare(`?${q}`, BREEDS, FAST)).toEqual({ values: s, notices: [] });
+  });
+
+  it('round-trip a blend (only weights above 0, float noise rounded) and fast mode without guidance', () => {
+    const weights = BREEDS.map(() => 0);
+    weights[10] = 0.15000000000000002;
+    weights[7] = 0.85;
+    const s: ShareSettings = { selection: { kind: 'blend', weights }, seed: 7, mode: 'fast', steps: 2 };
+    const q = shareQuery({ ...s, guidance: 3 }, BREEDS);
+    expect(new URLSearchParams(q).get('blend')).toBe('Persian:0.85,Siamese:0.15');
+    expect(new URLSearchParams(q).has('guidance')).toBe(false);
+    const back = parseShare(`?${q}`, BREEDS, FAST);
+    expect(back.notices).toEqual([]);
+    expect(back.values.selection).toEqual({ kind: 'blend', weights: weights.map((w) => Number(w.toFixed(4))) });
+    expect(back.values).toMatchObject({ seed: 7, mode: 'fast', steps: 2 });
+  });
+
+  it('reads the contract format written by hand (Siamese:0.5,Persian:0.5)', () => {
+    const { values, notices } = parseShare('?blend=Siamese:0.5,Persian:0.5&seed=0&mode=quality&steps=20&guidance=3', BREEDS, FAST);
+    expect(notices).toEqual([]);
+    expect(values.selection?.kind).toBe('blend');
+    expect((values.selection as { weights: number[] }).weights.filter((w) => w > 0)).toEqual([0.5, 0.5]);
+  });
+
+  it('drops each bad value with a plain notice naming it, and keeps the good ones', () => {
+    const { values, notices } = parseShare('?breed=Tiger&seed=-1&mode=turbo&steps=1000&guidance=abc', BREEDS, FAST);
+    expect(values).toEqual({});
+    expect(notices).toHaveLength(5);
+    expect(notices[0]).toMatch(/breed was ignored: "Tiger" is not one of Abyssinian/);
+    expect(notices[1]).toMatch(/seed was ignored: "-1" should be a whole number from 0 to 4294967295/);
+    expect(notices[2]).toMatch(/mode was ignored: "turbo" should be quality or fast/);
+    expect(notices[3]).toMatch(new RegExp(`steps was ignored: "1000" should be a whole number from 1 to ${LIMITS.steps[1]}`));
+    expect(notices[4]).toMatch(/guidance was ignored/);
+    const partial = parseShare('?breed=Bombay&seed=4294967296&steps=8', BREEDS, FAST);
+    expect(partial.values).toEqual({ selection: { kind: 'breed', breed: 3 }, steps: 8 });
+    expect(partial.notices).toHaveLength(1);
+  });
+
+  it('refuses fast-mode steps the few-step graph has no schedule for, guidance in fast mode, and fast without the graph', () => {
+    expect(parseShare('?mode=fast&steps=3&guidance=5', BREEDS, FAST).notices).toEqual([
+      'The link\'s steps was ignored: fast mode runs 1, 2, 4 steps, not "3".',
+      'The link\'s guidance was ignored: fast mode has its guidance built in.',
+    ]);
+    expect(parseShare('?mode=fast', BREEDS, []).notices[0]).toMatch(/these weights have no fast mode/);
+  });
+
+  it('refuses bad blends: unknown breed, missing or negative weight, all zero', () => {
+    for (const [blend, why] of [['Tiger:1', /"Tiger" is not a breed/], ['Siamese', /weight of Siamese/],
+      ['Siamese:-1', /weight of Siamese/], ['Siamese:0,Persian:0', /at least one breed/]] as const) {
+      const r = parseShare(`?blend=${blend}`, BREEDS, FAST);
+      expect(r.values.selection).toBeUndefined();
+      expect(r.notices[0]).toMatch(why);
+    }
+  });
+});
+
+describe('download names', () => {
+  it('name breed, blend percent or restyle, seed and mode, and number the images of a run', () => {
+    expect(downloadName(subjectName({ kind: 'breed', breed: 4 }, BREEDS), 0, 'quality')).toBe('tiny-cats_British-Shorthair_seed0_quality.png');
+    const w = BREEDS.map(() => 0);
+    w[10] = 1;
+    w[7] = 1;
+    expect(subjectName({ kind: 'blend', weights: w }, BREEDS)).toBe('Persian50-Siamese50');
+    expect(downloadName(subjectName({ kind: 'breed', breed: 10 }, BREEDS, true), 12, 'quality')).toBe('tiny-cats_restyle-Siamese_seed12_quality.png');
+    expect(downloadName('Bengal', 3, 'fast', 2)).toBe('tiny-cats_Bengal_seed3_fast_2.png');
+  });
+});

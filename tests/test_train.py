@@ -189,3 +189,48 @@ def test_compile_and_beta2_flags_reach_the_trainer(data_root, tmp_path, monkeypa
     assert plain.optimizer.param_groups[0]["betas"] == (0.9, 0.999)
     with pytest.raises(ValueError, match="--adam-beta2 must be in \\(0, 1\\)"):
         resolve(config_from_args(_args(tmp_path / "x", data_root, "--adam-beta2", "1.0")))
+
+
+def test_dispersive_loss_is_zero_for_a_collapsed_batch_and_lowest_when_spread():
+    from cats.training.generator_task import dispersive_loss
+
+    same = torch.ones(6, 4, 8)
+    assert float(dispersive_loss(same)) == pytest.approx(0.0, abs=1e-6), "identical representations: log(1) = 0"
+    far = torch.eye(6).repeat_interleave(8, dim=1).reshape(6, 4, 12) * 100.0
+    assert float(dispersive_loss(far)) == pytest.approx(math.log(1 / 6), abs=1e-4), "only the diagonal is left"
+    z = torch.randn(6, 16, requires_grad=True)
+    dispersive_loss(z).backward()
+    step = z.detach() - 0.1 * z.grad
+    assert torch.cdist(step, step).mean() > torch.cdist(z.detach(), z.detach()).mean(), "a descent step spreads them"
+
+
+def test_dispersive_weight_adds_the_loss_on_the_chosen_block(data_root, tmp_path):
+    plain = Trainer(config_from_args(_args(tmp_path / "p", data_root, "--ema-decay", "0")))
+    base = plain.train_step().loss
+    disp = Trainer(config_from_args(_args(tmp_path / "d", data_root, "--ema-decay", "0", "--dispersive-weight", "0.5")))
+    loss = disp.train_step().loss
+    hidden = disp.task.hidden.value
+    assert hidden.ndim == 3 and hidden.shape[1:] == (16, 64), "micro: the (B, 16 tokens, width 64) output of block 0"
+    from cats.training.generator_task import dispersive_loss
+
+    assert loss == pytest.approx(base + 0.5 * float(dispersive_loss(hidden.detach())), rel=1e-4, abs=1e-5), \
+        "same seed, same batch: the logged loss is the flow loss plus the weighted dispersive term"
+    assert loss < base
+    with pytest.raises(ValueError, match="--dispersive-block 9 is not a block"):
+        Trainer(config_from_args(_args(tmp_path / "x", data_root, "--dispersive-weight", "0.5", "--dispersive-block", "9")))
+
+
+def test_init_from_starts_model_and_ema_from_a_saved_pipeline(data_root, tmp_path):
+    first = Trainer(config_from_args(_args(tmp_path / "first", data_root)))
+    first.run()
+    saved = first.ema.model.state_dict()
+    cont = Trainer(config_from_args(_args(tmp_path / "cont", data_root, "--init-from", str(tmp_path / "first" / "pipeline"))))
+    assert cont.step == 0 and not cont.optimizer.state, "a fresh optimizer"
+    for name, value in cont.unwrapped.state_dict().items():
+        torch.testing.assert_close(value, saved[name].float(), atol=1e-3, rtol=1e-3)  # saved pipelines are fp16
+    for a, b in zip(cont.ema.model.state_dict().values(), cont.unwrapped.state_dict().values()):
+        assert torch.equal(a, b)
+    assert cont.ema.current_decay() == cont.config.ema_decay, "the continued average keeps its full decay"
+    with pytest.raises(ValueError, match="holds a different model than preset 'tiny'"):
+        Trainer(config_from_args(["generator", "--preset", "tiny", "--num-per-class", "2", "--data-root", str(data_root),
+                                  "--out", str(tmp_path / "bad"), "--init-from", str(tmp_path / "first" / "pipeline")]))

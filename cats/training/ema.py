@@ -16,14 +16,17 @@ import torch
 class EMA:
     """EMA of ``model``'s state; ``decay = 0`` makes the average equal to the live weights."""
 
-    def __init__(self, model: torch.nn.Module, decay: float):
+    def __init__(self, model: torch.nn.Module, decay: float, ramp: bool = True):
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f"EMA decay must be in [0, 1], got {decay}")
         self.decay = float(decay)
+        self.ramp = ramp  # early updates use a smaller decay, so a fresh model's average leaves its init fast
         self.num_updates = 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
     def current_decay(self) -> float:
+        if not self.ramp:
+            return self.decay
         return min(self.decay, (1.0 + self.num_updates) / (10.0 + self.num_updates))
 
     @torch.no_grad()

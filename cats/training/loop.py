@@ -109,7 +109,9 @@ class Trainer:
         self.task = make_task(cfg, self.accelerator)
         self.config = cfg = self.task.config
         model = self.task.build_model()
-        self.ema = EMA(model, cfg.ema_decay)
+        # a run that continues another (--init-from) keeps the full decay from its first step: its
+        # starting weights are already an average worth keeping
+        self.ema = EMA(model, cfg.ema_decay, ramp=not cfg.init_from)
         # optimizer
         optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, cfg.adam_beta2))
         self.lr_scheduler, self.schedule = make_lr_scheduler(optimizer, cfg.warmup, cfg.steps, cfg.min_lr_ratio)

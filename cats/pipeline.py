@@ -6,10 +6,13 @@ A diffusers ``DiffusionPipeline`` with ``transformer`` (``CatDiT``), ``scheduler
 The breeds, the preset name and the default steps and guidance live in ``model_index.json`` so
 ``save_pretrained(dir)`` / ``from_pretrained(dir)`` round-trip with no flags.
 
-Sampling is the torch-free core ``cats.sampling`` (shared with the ONNX pipeline) over this
-pipeline's step: ``cats.flow.guided_velocity`` (classifier-free guidance in one batched pass) and
-``euler_step``, at the sigmas of the scheduler. The scheduler is checked (``cats.schedule.check_scheduler``)
-at construction and at every call: an option the ONNX and web runtimes cannot reproduce is refused.
+``__call__`` and ``transfer`` hand their arguments to the torch-free sampling core
+(``cats.sampling.generate`` / ``restyle``, shared with the ONNX pipeline); this class implements the
+core's ``Runtime``: its defaults, the sigmas of ``cats.schedule.sigmas`` at the scheduler's shift,
+the noise, and the step of each mode (``cats.flow.guided_velocity``, classifier-free guidance in one
+batched pass, then ``euler_step``). The scheduler is checked (``cats.schedule.check_scheduler``) and
+its shift read once, at construction or, for a scheduler set later, at its first use: an option the
+ONNX and web runtimes cannot reproduce is refused.
 
 Initial noise: ``seed=INT`` draws ``cats.noise.gaussian_noise`` (the same noise as the ONNX pipeline,
 the Gradio demo and the web client for that seed); ``generator=`` draws ``torch.randn(shape,
@@ -26,24 +29,14 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImagePipelineOutput
 
-from cats import paths, sampling
+from cats import paths, sampling, schedule
 from cats.breeds import BREEDS, NULL_ID, breed_weights
 from cats.flow import SIGMA_MIN, euler_step, guided_velocity, model_velocity, velocity_to_x0
-from cats.images import load_image, to_model_array
 from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
 from cats.models.dit import PRESETS, CatDiT, get_preset
-from cats.paths import WEIGHTS_DIR, bundled_names  # noqa: F401 - WEIGHTS_DIR stays importable from here
-from cats.sampling import (
-    Call,
-    check_call,
-    check_fast_call,
-    initial_noise,
-    initial_sample,
-    postprocess,
-    run_sampler,
-    step_callback,
-)
-from cats.schedule import check_scheduler, check_strength, few_step_sigmas, transfer_tail
+from cats.paths import bundled_names
+from cats.sampling import Call, ModeDefaults, initial_noise, postprocess
+from cats.schedule import check_scheduler
 
 SAMPLERS = sampling.SAMPLERS
 OUTPUT_TYPES = (*sampling.OUTPUT_TYPES, "pt")  # "pt": a tensor
@@ -87,12 +80,13 @@ class CatsPipeline(DiffusionPipeline):
                  fast_transformer: CatDiT | None = None, fast_guidance_scale: float | None = None,
                  fast_default_steps: int = FAST_DEFAULT_STEPS):
         super().__init__()
-        check_scheduler(scheduler)
+        shift = check_scheduler(scheduler)
         if breeds is not None and tuple(breeds) != BREEDS:
             raise ValueError(f"these weights were saved with breeds {list(breeds)}, but this version of tiny-cats "
                              f"uses {list(BREEDS)}; they cannot be mixed")
         self.register_modules(transformer=transformer, scheduler=scheduler, classifier=classifier,
                               fast_transformer=fast_transformer)
+        self._shift = shift  # the scheduler's settings, read and checked once
         if preset is None:  # built around a bare transformer (e.g. by the trainer): name its size if it has one
             # a preset leaves the architecture options at their defaults: compare those too, or a
             # `tiny` with long skips would be named `tiny`
@@ -142,7 +136,7 @@ class CatsPipeline(DiffusionPipeline):
         """Conditioning weights (rows, 13) on the pipeline's device; see ``breed_weights`` for the rules."""
         return torch.from_numpy(breed_weights(breed, batch)).to(self._execution_device)
 
-    # -- generation ----------------------------------------------------------------------------
+    # -- generation: thin adapters over cats.sampling ---------------------------------------------
 
     @torch.no_grad()
     def __call__(self, breed="Siamese", num_inference_steps: int | None = None, guidance_scale: float | None = None,
@@ -154,23 +148,17 @@ class CatsPipeline(DiffusionPipeline):
 
         mode: "quality" (the guided model over the scheduler's sigmas) or "fast" (the few-step student
         ``fast_transformer``: 1-4 Euler steps, default ``fast_default_steps``, guidance baked in, so
-        ``guidance_scale`` stays None; see ``cats.sampling.check_fast_call``).
+        ``guidance_scale`` stays None; see ``cats.sampling.check_call``).
 
         seed: the shared seeded noise (``cats.noise``: the same cat as the ONNX pipeline and the web
         client for that seed); else ``torch.randn(..., generator=generator)``; latents: the noise itself
         (B, 3, S, S). callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) runs
         after each step; a returned dict with "latents" replaces the current sample.
         """
-        weights = self.class_weights(breed, num_images_per_prompt)  # (B, 13)
-        fast = check_fast_call(mode, self.fast_transformer is not None, num_inference_steps, guidance_scale, sampler,
-                               output_type, default_steps=self.config.fast_default_steps,
-                               baked_guidance=self.config.fast_guidance_scale, output_types=OUTPUT_TYPES)
-        call = fast or self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
-        sigmas = few_step_sigmas(call.steps) if fast else self._sigmas(call.steps)
-        noise = self._initial_noise(weights.shape[0], seed, generator, latents)
-        model = self.fast_transformer if fast else self.transformer
-        x = self._sample(initial_sample(noise, sigmas), sigmas, weights, call, callback_on_step_end, progress, model)
-        return ImagePipelineOutput(images=self._postprocess(x, call.output_type))
+        return ImagePipelineOutput(images=sampling.generate(
+            self, breed, num_inference_steps, guidance_scale, sampler, output_type, batch=num_images_per_prompt,
+            mode=mode, seed=seed, generator=generator, latents=latents, callback=callback_on_step_end,
+            progress=progress))
 
     @torch.no_grad()
     def transfer(self, image, breed="Siamese", strength: float = 0.6, num_inference_steps: int | None = None,
@@ -183,15 +171,9 @@ class CatsPipeline(DiffusionPipeline):
         Uses the last round(steps * strength) steps of the schedule (``cats.schedule.transfer_tail``);
         strength 0 returns the resized input, strength 1 ignores it. One image per breed entry.
         """
-        strength = check_strength(strength)
-        pixels = torch.from_numpy(to_model_array(load_image(image), self.transformer.config.sample_size))  # (3, S, S)
-        weights = self.class_weights(breed, 1)  # (B, 13)
-        call = self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
-        sigmas = transfer_tail(self._sigmas(call.steps), strength)  # the last steps, ending at 0
-        noise = self._initial_noise(weights.shape[0], seed, generator, latents)
-        x = initial_sample(noise, sigmas, pixels.to(noise))  # (B, 3, S, S)
-        x = self._sample(x, sigmas, weights, call, callback_on_step_end, progress)
-        return ImagePipelineOutput(images=self._postprocess(x, call.output_type))
+        return ImagePipelineOutput(images=sampling.restyle(
+            self, image, breed, strength, num_inference_steps, guidance_scale, sampler, output_type, seed=seed,
+            generator=generator, latents=latents, callback=callback_on_step_end, progress=progress))
 
     def classify(self, images, top_k: int = 3, tta: bool = False):
         """Breed of each image (list[ClassifyResult]) with the pipeline's classifier; see ``cats.classify``."""
@@ -202,21 +184,35 @@ class CatsPipeline(DiffusionPipeline):
 
         return classify(self.classifier, images, top_k=top_k, tta=tta)
 
-    # -- internals: the adapter over cats.sampling -----------------------------------------------
+    # -- the runtime cats.sampling drives (cats.sampling.Runtime) ------------------------------------
 
-    def _check_call(self, num_inference_steps, guidance_scale, sampler: str, output_type: str) -> Call:
-        return check_call(num_inference_steps, guidance_scale, sampler, output_type,
-                          default_steps=self.config.default_num_inference_steps,
-                          default_guidance=self.config.default_guidance_scale, output_types=OUTPUT_TYPES)
+    output_types = OUTPUT_TYPES
+    note = ""
+    sigma_min = SIGMA_MIN
 
-    def _sigmas(self, steps: int) -> list[float]:
-        """The scheduler's sigmas (steps + 1 values, 1 -> 0), after checking it is one every runtime reproduces
-        (``pipe.scheduler`` may have been replaced since construction)."""
-        check_scheduler(self.scheduler)
-        self.scheduler.set_timesteps(steps, device="cpu")
-        return self.scheduler.sigmas.tolist()
+    @property
+    def image_size(self) -> int:
+        return int(self.transformer.config.sample_size)
 
-    def _initial_noise(self, batch: int, seed: int | None, generator: torch.Generator | None, latents) -> torch.Tensor:
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name == "scheduler":  # a scheduler given after load (``pipe.scheduler = ...``) is checked on first use
+            self.__dict__["_shift"] = None
+
+    def defaults(self, mode: str) -> ModeDefaults | None:
+        """The saved defaults of ``mode`` (``model_index.json``); None for fast mode without a student."""
+        if mode == "fast":
+            return None if self.fast_transformer is None else ModeDefaults(self.config.fast_default_steps,
+                                                                           self.config.fast_guidance_scale)
+        return ModeDefaults(self.config.default_num_inference_steps, self.config.default_guidance_scale)
+
+    def sigmas(self, num_inference_steps: int, mode: str = "quality") -> list[float]:
+        """``cats.schedule.sigmas`` with the scheduler's shift, as Python floats (steps + 1 values, 1 -> 0)."""
+        if self._shift is None:
+            self._shift = check_scheduler(self.scheduler)
+        return schedule.sigmas(num_inference_steps, mode, self._shift).tolist()
+
+    def noise(self, batch: int, seed: int | None, generator: torch.Generator | None, latents) -> torch.Tensor:
         """(B, 3, S, S) standard normal noise in float32 (see ``__call__``), on the pipeline's device."""
         cfg = self.transformer.config
         shape = (batch, cfg.in_channels, cfg.sample_size, cfg.sample_size)
@@ -224,19 +220,24 @@ class CatsPipeline(DiffusionPipeline):
             latents = torch.as_tensor(np.asarray(latents) if not torch.is_tensor(latents) else latents).float().cpu()
         noise = initial_noise(shape, seed=seed, generator=generator, latents=latents,
                               draw=lambda g: torch.randn(shape, generator=g, dtype=torch.float32))
-        return torch.as_tensor(noise).to(self._execution_device, self.transformer.dtype)
+        return self.convert(noise)
 
-    def _step(self, weights: torch.Tensor, guidance: float, model: CatDiT):
-        """The core's step: (x, sigma, sigma_next) -> (x_next, pred_x0), one guided Euler move of ``model``.
+    def convert(self, array) -> torch.Tensor:
+        return torch.as_tensor(array).to(self._execution_device, self.transformer.dtype)
 
-        Guidance 1 runs only the conditional branch (batch B); any other, both branches in one batch 2B.
+    def step(self, weights: torch.Tensor, call: Call):
+        """(x, sigma, sigma_next) -> (x_next, pred_x0): one Euler move of the mode's network.
+
+        Fast mode and guidance 1 run only the conditional branch (batch B); any other guidance, both
+        branches in one batch 2B (``cats.flow.guided_velocity``).
         """
-        prediction_type = model.config.prediction_type
+        model = self.fast_transformer if call.mode == "fast" else self.transformer
+        prediction_type, guidance = model.config.prediction_type, call.guidance
 
         def step(x: torch.Tensor, sigma: float, sigma_next: float):
             s = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)  # (B,)
             w = weights.to(x.dtype)
-            if guidance == 1.0:
+            if guidance is None or guidance == 1.0:
                 v = model_velocity(model, x, s, w, prediction_type)
                 x0 = velocity_to_x0(x, v, s)
             else:
@@ -245,24 +246,13 @@ class CatsPipeline(DiffusionPipeline):
 
         return step
 
-    def _sample(self, x: torch.Tensor, sigmas: list[float], weights: torch.Tensor, call: Call,
-                callback: StepCallback | None, progress: bool, model: CatDiT | None = None) -> torch.Tensor:
-        """``cats.sampling.run_sampler`` with this pipeline's step, callback and progress bar."""
-        user = step_callback(self, callback)
-        bar = self.progress_bar(total=len(sigmas) - 1) if progress else None
-
-        def on_step(index: int, sigma: float, latents: torch.Tensor, pred_x0: torch.Tensor):
-            replaced = user(index, sigma, latents, pred_x0) if user is not None else None
-            if bar is not None:
-                bar.update()
-            return replaced
-
-        with bar if bar is not None else contextlib.nullcontext():
-            return run_sampler(self._step(weights, call.guidance, model or self.transformer), x, sigmas, call.sampler,
-                               on_step, SIGMA_MIN)
+    @contextlib.contextmanager
+    def progress(self, total: int):
+        with self.progress_bar(total=total) as bar:
+            yield bar.update
 
     @staticmethod
-    def _postprocess(x: torch.Tensor, output_type: str):
+    def postprocess(x: torch.Tensor, output_type: str):
         """(B, 3, S, S) in [-1, 1] -> PIL list | float (B, S, S, 3) in [0, 1] | tensor (B, 3, S, S) in [0, 1]."""
         if output_type == "pt":
             return (x.float().clamp(-1.0, 1.0) + 1.0) / 2.0

@@ -1,32 +1,41 @@
-"""The sampling core: the sampling rules, written once for every Python runtime (no torch import).
+"""The sampling core: the generation and restyle sequences, written once for every Python runtime (no torch).
 
-``CatsPipeline`` (PyTorch) and ``OnnxCatsPipeline`` (ONNX Runtime) are thin adapters over it: each
-supplies a ``step(x, sigma, sigma_next) -> (x_next, pred_x0)`` callable (the network with its
-guidance and one Euler move: the PyTorch model with ``cats.flow.guided_velocity``, or one call of
-the exported step graph) and an explicit list of sigmas; the core checks the call, starts the
-sample, integrates, calls back after each step and turns the result into images. The web client's
-``webclient/src/lib/sampler.ts`` mirrors it function for function, proven by the fixture
-``webclient/tests/fixtures/sampling.json`` (written from this module by make_fixtures.py).
+``generate`` and ``restyle`` are the whole sequence of a call: check the settings (the mode's defaults
+filled in), take the mode's sigmas, draw the noise, start the sample, integrate with Euler or Heun,
+call back after each step, make images. ``CatsPipeline`` (PyTorch) and ``OnnxCatsPipeline`` (ONNX
+Runtime) only implement ``Runtime``, the few things that differ between them (defaults, sigmas as
+the runtime's numbers, noise, the step function of a mode, arrays in and images out), and their
+``__call__`` / ``transfer`` pass the user's arguments straight here. The web client's
+``webclient/src/lib/sampler.ts`` mirrors ``check_steps``, ``check_guidance``, ``initial_sample`` and
+``run_sampler``, proven by the fixture ``webclient/tests/fixtures/sampling.json`` (written from this
+module by make_fixtures.py).
 
-Another model is another step callable and another schedule: a distilled few-step generator with
-its guidance baked in runs the conditional branch only, over ``linspace(1, 0, n + 1)``, through
-the same ``run_sampler``.
+The mode is a value: "quality" (the guided model over the scheduler's sigmas) or "fast" (the
+few-step student, guidance baked in, Euler over equal steps); ``check_call`` holds the rules of
+each, ``cats.schedule.sigmas`` the schedule of each, and the runtime's ``step(weights, call)`` picks
+the network of ``call.mode``.
 
 Arrays are NumPy arrays or torch tensors alike: the core only adds, scales and passes them on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
-from typing import Any, Callable
+from numbers import Real
+from typing import Any, Callable, ContextManager, Protocol
 
 import numpy as np
 
 from cats.convention import SIGMA_MIN, interpolate
-from cats.images import from_model_array
+from cats.images import from_model_array, load_image, to_model_array
 from cats.noise import gaussian_noise
+from cats.schedule import MODES, check_steps, check_strength, transfer_tail
+
+__all__ = ["MODES", "OUTPUT_TYPES", "SAMPLERS", "Call", "ModeDefaults", "Runtime", "check_call", "check_choice",
+           "check_guidance", "check_steps", "generate", "initial_noise", "initial_sample", "postprocess", "restyle",
+           "run_sampler", "step_callback"]
 
 SAMPLERS = ("euler", "heun")
 OUTPUT_TYPES = ("pil", "np")  # what ``postprocess`` makes; the PyTorch pipeline adds "pt"
@@ -39,19 +48,22 @@ OnStep = Callable[[int, float, Array, Array], "Array | None"]
 # -- checking a call ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Call:
-    """The checked settings of one sampling call."""
+class ModeDefaults:
+    """A loaded model's defaults for one mode: its step count and guidance (fast: the guidance baked in, or None)."""
 
     steps: int
-    guidance: float
+    guidance: float | None
+
+
+@dataclass(frozen=True)
+class Call:
+    """The checked settings of one sampling call; ``guidance`` is None in fast mode (baked into the student)."""
+
+    steps: int
+    guidance: float | None
     sampler: str
     output_type: str
-
-
-def check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
-        raise ValueError(f"num_inference_steps must be a positive integer, got {steps!r}")
-    return int(steps)
+    mode: str = "quality"
 
 
 def check_guidance(guidance) -> float:
@@ -66,43 +78,112 @@ def check_choice(name: str, value, choices: tuple[str, ...], note: str = "") -> 
     return value
 
 
-def check_call(num_inference_steps, guidance_scale, sampler: str, output_type: str, *, default_steps: int,
-               default_guidance: float, output_types: tuple[str, ...] = OUTPUT_TYPES, note: str = "") -> Call:
-    """Every setting of a call checked, None replaced by the model's default. Raises ValueError naming the bad one."""
-    return Call(steps=check_steps(default_steps if num_inference_steps is None else num_inference_steps),
-                guidance=check_guidance(default_guidance if guidance_scale is None else guidance_scale),
-                sampler=check_choice("sampler", sampler, SAMPLERS),
-                output_type=check_choice("output_type", output_type, output_types, note))
+def check_call(mode: str, num_inference_steps, guidance_scale, sampler: str, output_type: str, *,
+               defaults: ModeDefaults | None, output_types: tuple[str, ...] = OUTPUT_TYPES, note: str = "") -> Call:
+    """Every setting of a call checked, None replaced by the mode's default. Raises ValueError naming the bad one.
 
-
-# -- fast mode: the few-step student --------------------------------------------------------------------
-
-MODES = ("quality", "fast")  # quality: the guided model over its scheduler; fast: the few-step student
-
-
-def check_fast_call(mode: str, has_student: bool, num_inference_steps, guidance_scale, sampler: str,
-                    output_type: str, *, default_steps: int, baked_guidance: float | None,
-                    output_types: tuple[str, ...] = OUTPUT_TYPES, note: str = "") -> Call | None:
-    """None for ``mode="quality"``; for ``"fast"`` the checked call of the few-step student.
-
-    The student learned the teacher's guided images, so guidance is part of its weights (a second
-    guidance would apply it twice: ``guidance_scale`` must be left out, and the step runs the
-    conditional branch only); its paths are straight, so it integrates with Euler over
-    ``cats.schedule.few_step_sigmas``.
+    defaults: the runtime's ``ModeDefaults`` for ``mode``, None when it has no model for it. Fast mode
+    (the few-step student) learned the teacher's guided images, so guidance is part of its weights (a
+    second guidance would apply it twice: ``guidance_scale`` must be left out, and its step runs the
+    conditional branch only); its paths are straight, so it integrates with Euler.
     """
     check_choice("mode", mode, MODES)
-    if mode == "quality":
-        return None
-    if not has_student:
+    if defaults is None:
         raise ValueError("these weights have no few-step generator (fast mode): train one with "
                          "python -m cats.training fewstep (docs/fewstep.md) or use mode='quality'")
-    if guidance_scale is not None:
-        baked = "" if baked_guidance is None else f" (its teacher's {baked_guidance:g})"
-        raise ValueError(f"fast mode has its guidance baked into the weights{baked}; leave guidance_scale out")
-    if sampler != "euler":
-        raise ValueError(f"fast mode integrates with 'euler' (the student's paths are straight), got sampler={sampler!r}")
-    return check_call(num_inference_steps, 1.0, sampler, output_type, default_steps=default_steps,
-                      default_guidance=1.0, output_types=output_types, note=note)
+    guidance = None
+    if mode == "fast":
+        if guidance_scale is not None:
+            baked = "" if defaults.guidance is None else f" (its teacher's {defaults.guidance:g})"
+            raise ValueError(f"fast mode has its guidance baked into the weights{baked}; leave guidance_scale out")
+        if sampler != "euler":
+            raise ValueError(f"fast mode integrates with 'euler' (the student's paths are straight), got "
+                             f"sampler={sampler!r}")
+    steps = check_steps(defaults.steps if num_inference_steps is None else num_inference_steps)
+    if mode == "quality":
+        guidance = check_guidance(defaults.guidance if guidance_scale is None else guidance_scale)
+    return Call(steps=steps, guidance=guidance, sampler=check_choice("sampler", sampler, SAMPLERS),
+                output_type=check_choice("output_type", output_type, output_types, note), mode=mode)
+
+
+# -- the runtime a pipeline implements -------------------------------------------------------------------
+
+class Runtime(Protocol):
+    """What a pipeline gives the core: the few things that differ between PyTorch and ONNX Runtime."""
+
+    image_size: int
+    output_types: tuple[str, ...]  # what ``postprocess`` makes
+    note: str  # appended to a refused output_type ("(no torch here)")
+    sigma_min: float  # where Heun stops correcting (the model's x -> v clamp)
+
+    def class_weights(self, breed, batch: int = 1) -> Array:
+        """(B, 13) conditioning weights (``cats.breeds.breed_weights``) as the runtime's array."""
+
+    def defaults(self, mode: str) -> ModeDefaults | None:
+        """The loaded model's defaults for ``mode``; None when there is no model for it."""
+
+    def sigmas(self, num_inference_steps: int, mode: str = "quality") -> Array:
+        """``cats.schedule.sigmas`` of the mode, as the runtime's numbers."""
+
+    def noise(self, batch: int, seed: int | None, generator, latents) -> Array:
+        """(B, C, S, S) starting noise (``initial_noise`` with the runtime's own generator)."""
+
+    def convert(self, array) -> Array:
+        """A NumPy array (or one returned by a callback) as the runtime's array, on its device and dtype."""
+
+    def step(self, weights: Array, call: Call) -> StepFn:
+        """The step of ``call.mode``'s network: (x, sigma, sigma_next) -> (x_next, pred_x0), guidance included."""
+
+    def progress(self, total: int) -> ContextManager[Callable[[], None]]:
+        """A progress display of ``total`` steps; the context yields its tick."""
+
+    def postprocess(self, x: Array, output_type: str):
+        """(B, 3, S, S) in [-1, 1] -> images of ``output_type``."""
+
+
+# -- the two sequences ---------------------------------------------------------------------------------
+
+def generate(rt: Runtime, breed, num_inference_steps, guidance_scale, sampler: str, output_type: str, *,
+             batch: int = 1, mode: str = "quality", seed=None, generator=None, latents=None, callback=None,
+             progress: bool = False):
+    """Images of ``breed`` from noise: ``batch`` per breed entry (see ``cats.breeds.breed_weights``)."""
+    weights = rt.class_weights(breed, batch)  # (B, 13)
+    call = check_call(mode, num_inference_steps, guidance_scale, sampler, output_type, defaults=rt.defaults(mode),
+                      output_types=rt.output_types, note=rt.note)
+    sigmas = rt.sigmas(call.steps, call.mode)
+    noise = rt.noise(weights.shape[0], seed, generator, latents)
+    return _integrate(rt, initial_sample(noise, sigmas), sigmas, weights, call, callback, progress)
+
+
+def restyle(rt: Runtime, image, breed, strength, num_inference_steps, guidance_scale, sampler: str,
+            output_type: str, *, seed=None, generator=None, latents=None, callback=None, progress: bool = False):
+    """A photo restyled as ``breed`` (SDEdit): noised to sigma ~ strength, integrated to 0 (quality mode).
+
+    Uses the last round(steps * strength) steps of the schedule (``cats.schedule.transfer_tail``):
+    strength 0 returns the resized input, strength 1 ignores it. One image per breed entry.
+    """
+    strength = check_strength(strength)
+    pixels = rt.convert(to_model_array(load_image(image), rt.image_size)[None])  # (1, 3, S, S) in [-1, 1]
+    weights = rt.class_weights(breed, 1)  # (B, 13)
+    call = check_call("quality", num_inference_steps, guidance_scale, sampler, output_type,
+                      defaults=rt.defaults("quality"), output_types=rt.output_types, note=rt.note)
+    sigmas = transfer_tail(rt.sigmas(call.steps), strength)  # the last steps, ending at 0
+    noise = rt.noise(weights.shape[0], seed, generator, latents)
+    return _integrate(rt, initial_sample(noise, sigmas, pixels), sigmas, weights, call, callback, progress)
+
+
+def _integrate(rt: Runtime, x: Array, sigmas, weights: Array, call: Call, callback, progress: bool):
+    """``run_sampler`` with the runtime's step of the call's mode, the user's callback and a progress tick."""
+    user = step_callback(rt, callback, rt.convert)
+    with rt.progress(len(sigmas) - 1) if progress else contextlib.nullcontext(None) as tick:
+        def on_step(index: int, sigma: float, latents: Array, pred_x0: Array) -> Array | None:
+            replaced = user(index, sigma, latents, pred_x0) if user is not None else None
+            if tick is not None:
+                tick()
+            return replaced
+
+        x = run_sampler(rt.step(weights, call), x, sigmas, call.sampler, on_step, rt.sigma_min)
+    return rt.postprocess(x, call.output_type)
 
 
 # -- the start -----------------------------------------------------------------------------------------

@@ -1,18 +1,21 @@
-"""Sampling schedules in NumPy (no torch), equal to diffusers' FlowMatchEulerDiscreteScheduler.
+"""Sampling schedules in NumPy (no torch): the one source of sigmas for every runtime.
 
-The PyTorch pipeline reads the sigmas of its diffusers scheduler; the ONNX pipeline and the export
-manifest use these functions, and a test checks both give the same sigmas. That holds only for the
-settings reproduced here, so ``check_scheduler`` refuses every other scheduler class or option,
-at pipeline construction, at each call and at export. The web client reads the exported sigmas
-from the manifest and mirrors ``flow_sigmas`` and ``transfer_tail`` (webclient/src/lib/schedule.ts).
+``sigmas(steps, mode, shift)`` is what both pipelines integrate over: for "quality" the grid of
+diffusers' FlowMatchEulerDiscreteScheduler (``flow_sigmas``, equal to it bit for bit, a test checks),
+for "fast" the few-step student's equal steps (``few_step_sigmas``). The diffusers scheduler stays
+the place the PyTorch pipeline saves its settings; ``check_scheduler`` reads its shift and refuses
+every class or option this grid does not reproduce, once when a pipeline loads (or is given a new
+scheduler) and once at export. The web client reads the exported sigmas from the manifest and
+mirrors ``flow_sigmas`` and ``transfer_tail`` (webclient/src/lib/schedule.ts).
 """
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 
+MODES = ("quality", "fast")  # quality: the guided model over the scheduler's grid; fast: the few-step student
 NUM_TRAIN_TIMESTEPS = 1000
 SCHEDULER_CLASS = "FlowMatchEulerDiscreteScheduler"
 # The scheduler config values every runtime reproduces; "shift" may be any positive number.
@@ -57,6 +60,27 @@ def check_scheduler(scheduler) -> float:
     return float(shift)
 
 
+def check_steps(steps) -> int:
+    """A step count as an int, or ValueError: a positive integer (NumPy integers too, not bools or floats)."""
+    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
+        raise ValueError(f"num_inference_steps must be a positive integer, got {steps!r}")
+    return int(steps)
+
+
+def sigmas(num_inference_steps: int, mode: str = "quality", shift: float = 1.0) -> np.ndarray:
+    """The steps + 1 sigmas (1 -> 0, float64) a sampling call of ``mode`` integrates over.
+
+    quality: ``flow_sigmas(steps, shift)`` (diffusers' float32 grid, held exactly); fast:
+    ``few_step_sigmas(steps)`` (the student ignores ``shift``). Each runtime takes them as its own
+    numbers: Python floats for PyTorch, float32 for the ONNX graphs.
+    """
+    if mode == "fast":
+        return np.asarray(few_step_sigmas(num_inference_steps), dtype=np.float64)
+    if mode != "quality":
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return flow_sigmas(num_inference_steps, shift).astype(np.float64)
+
+
 def _shift(sigmas: np.ndarray, shift: float) -> np.ndarray:
     return shift * sigmas / (1 + (shift - 1) * sigmas)
 
@@ -64,15 +88,14 @@ def _shift(sigmas: np.ndarray, shift: float) -> np.ndarray:
 def flow_sigmas(num_inference_steps: int, shift: float = 1.0,
                 num_train_timesteps: int = NUM_TRAIN_TIMESTEPS) -> np.ndarray:
     """Sigmas for ``num_inference_steps`` Euler steps, float32, length steps + 1, from 1 down to a final 0."""
-    if int(num_inference_steps) != num_inference_steps or num_inference_steps < 1:
-        raise ValueError(f"num_inference_steps must be a positive integer, got {num_inference_steps!r}")
+    num_inference_steps = check_steps(num_inference_steps)
     if shift <= 0:
         raise ValueError(f"shift must be positive, got {shift}")
     n = num_train_timesteps
     # diffusers computes sigma_min in float32 torch at construction, then the grid in float64.
     sigma_min = float(_shift(np.float32(1.0) / np.float32(n), np.float32(shift)).astype(np.float32))
     sigma_max = 1.0
-    timesteps = np.linspace(sigma_max * n, sigma_min * n, int(num_inference_steps))
+    timesteps = np.linspace(sigma_max * n, sigma_min * n, num_inference_steps)
     sigmas = _shift(timesteps / n, shift).astype(np.float32)
     return np.concatenate([sigmas, np.zeros(1, dtype=np.float32)])
 
@@ -109,6 +132,5 @@ def few_step_sigmas(num_inference_steps: int) -> list[float]:
     Not diffusers' grid, which ends at 1/1000 and adds a final step to 0 (its 2 steps are 1 -> 0.001
     -> 0, in effect one): the student's straight lines make every step count.
     """
-    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-        raise ValueError(f"num_inference_steps must be a positive integer, got {num_inference_steps!r}")
+    num_inference_steps = check_steps(num_inference_steps)
     return [1.0 - i / num_inference_steps for i in range(num_inference_steps)] + [0.0]

@@ -6,7 +6,15 @@ from PIL import Image
 
 from cats.convention import SIGMA_MIN, interpolate, velocity_to_x0, x0_to_velocity
 from cats.noise import gaussian_noise
-from cats.sampling import check_call, initial_noise, initial_sample, postprocess, run_sampler, step_callback
+from cats.sampling import (
+    ModeDefaults,
+    check_call,
+    initial_noise,
+    initial_sample,
+    postprocess,
+    run_sampler,
+    step_callback,
+)
 from cats.schedule import flow_sigmas, transfer_tail
 
 SHAPE = (2, 3, 4, 4)
@@ -113,21 +121,40 @@ def test_initial_noise_prefers_latents_then_the_seed_then_the_runtime_generator(
         initial_noise(SHAPE, seed=None, generator=None, latents=np.ones((1, 3, 4, 4)), draw=draw)
 
 
+QUALITY = ModeDefaults(steps=20, guidance=3.0)
+
+
 def test_check_call_fills_defaults_and_names_each_bad_value():
-    call = check_call(None, None, "heun", "np", default_steps=20, default_guidance=3.0)
-    assert (call.steps, call.guidance, call.sampler, call.output_type) == (20, 3.0, "heun", "np")
-    assert check_call(np.int64(4), 1, "euler", "pil", default_steps=20, default_guidance=3.0).steps == 4
+    call = check_call("quality", None, None, "heun", "np", defaults=QUALITY)
+    assert (call.steps, call.guidance, call.sampler, call.output_type, call.mode) == (20, 3.0, "heun", "np", "quality")
+    assert check_call("quality", np.int64(4), 1, "euler", "pil", defaults=QUALITY).steps == 4
     bad = [({"num_inference_steps": 0}, r"num_inference_steps must be a positive integer, got 0"),
            ({"num_inference_steps": 2.0}, r"num_inference_steps .* got 2\.0"),
            ({"num_inference_steps": True}, r"num_inference_steps .* got True"),
            ({"guidance_scale": -1.0}, r"guidance_scale must be a finite number >= 0 .* got -1\.0"),
            ({"guidance_scale": float("inf")}, r"guidance_scale .* got inf"),
            ({"sampler": "ddim"}, r"sampler must be one of \('euler', 'heun'\), got 'ddim'"),
-           ({"output_type": "pt"}, r"output_type must be one of \('pil', 'np'\) \(no torch here\), got 'pt'")]
+           ({"output_type": "pt"}, r"output_type must be one of \('pil', 'np'\) \(no torch here\), got 'pt'"),
+           ({"mode": "turbo"}, r"mode must be one of \('quality', 'fast'\), got 'turbo'")]
     for change, message in bad:
-        args = {"num_inference_steps": 2, "guidance_scale": 3.0, "sampler": "euler", "output_type": "np", **change}
+        args = {"mode": "quality", "num_inference_steps": 2, "guidance_scale": 3.0, "sampler": "euler",
+                "output_type": "np", **change}
         with pytest.raises(ValueError, match=message):
-            check_call(**args, default_steps=20, default_guidance=3.0, note=" (no torch here)")
+            check_call(**args, defaults=QUALITY, note=" (no torch here)")
+
+
+def test_fast_mode_is_a_value_with_its_own_rules():
+    student = ModeDefaults(steps=2, guidance=4.0)
+    call = check_call("fast", None, None, "euler", "np", defaults=student)
+    assert (call.mode, call.steps, call.guidance) == ("fast", 2, None)  # no guidance input: it is in the weights
+    for change, message in [({"guidance_scale": 3.0}, r"baked into the weights \(its teacher's 4\)"),
+                            ({"sampler": "heun"}, "integrates with 'euler'"),
+                            ({"num_inference_steps": 0}, "positive integer")]:
+        args = {"num_inference_steps": None, "guidance_scale": None, "sampler": "euler", "output_type": "np", **change}
+        with pytest.raises(ValueError, match=message):
+            check_call("fast", **args, defaults=student)
+    with pytest.raises(ValueError, match="no few-step generator"):
+        check_call("fast", None, None, "euler", "np", defaults=None)
 
 
 def test_step_callback_is_diffusers_style_and_may_replace_the_sample():

@@ -20,10 +20,21 @@ import onnx
 import torch
 import torch.nn as nn
 
+from cats.export.golden import agree
 from cats.export.graphs import GENERATOR_OUTPUTS, GeneratorStep, export_friendly, export_graph, generator_example
 from cats.export.manifest import graph_io
-from cats.export.parity import CASES, GeneratorReference, case_weights, onnx_step, parity_noise, sample_loop, step_feed
+from cats.export.parity import (
+    CASES,
+    GeneratorReference,
+    case_weights,
+    onnx_step,
+    parity_noise,
+    sample_loop,
+    step_feed,
+    torch_step,
+)
 from cats.flow import SIGMA_MIN, euler_step, model_velocity, velocity_to_x0
+from cats.onnx.manifest import decode_array, encode_array
 from cats.schedule import few_step_sigmas
 
 FAST_INPUTS = ("sample", "sigma", "sigma_next", "class_weights")
@@ -78,17 +89,8 @@ def fast_reference(step: FastGeneratorStep) -> GeneratorReference:
                               image_sigmas=few_step_sigmas(PARITY_IMAGE_STEPS))
 
 
-def _agree(name: str, got: np.ndarray, ref: np.ndarray, tol: float) -> None:
-    err = float(np.abs(got - ref).max())
-    if not err <= tol:
-        raise RuntimeError(f"golden {name}: onnxruntime and PyTorch differ by {err:.3g} > {tol:g}")
-
-
 def make_fast_golden(step: FastGeneratorStep, sess) -> dict:
     """Fixtures for the few-step graph: per case, the first step and the 1- and 2-step images."""
-    from cats.export.parity import torch_step
-    from cats.onnx.manifest import encode_array
-
     cfg = step.transformer.config
     noise = parity_noise(1, cfg.sample_size, cfg.in_channels, seed=GOLDEN_SEED)
     cases = []
@@ -97,13 +99,13 @@ def make_fast_golden(step: FastGeneratorStep, sess) -> dict:
         feed = step_feed(noise, 1.0, 0.5, w, 1.0)
         nxt, x0 = onnx_step(sess, feed)
         ref_nxt, ref_x0 = torch_step(step, feed)
-        _agree(f"fast {name} next_sample", nxt, ref_nxt, TOLERANCE["step"])
-        _agree(f"fast {name} pred_x0", x0, ref_x0, TOLERANCE["step"])
+        agree(f"fast {name} next_sample", nxt, ref_nxt, TOLERANCE["step"])
+        agree(f"fast {name} pred_x0", x0, ref_x0, TOLERANCE["step"])
         finals = {}
         for n in (1, 2):
             sigmas = np.asarray(few_step_sigmas(n), np.float32)
             got = sample_loop(lambda f: onnx_step(sess, f), noise, sigmas, w, 1.0)
-            _agree(f"fast {name} {n}-step", got, sample_loop(lambda f: torch_step(step, f), noise, sigmas, w, 1.0),
+            agree(f"fast {name} {n}-step", got, sample_loop(lambda f: torch_step(step, f), noise, sigmas, w, 1.0),
                    TOLERANCE["final"])
             finals[str(n)] = encode_array(got)
         cases.append({"name": name, "breeds": mix, "class_weights": [float(v) for v in w[0]],
@@ -114,8 +116,6 @@ def make_fast_golden(step: FastGeneratorStep, sess) -> dict:
 
 def replay_fast_golden(golden: dict, sess) -> list[str]:
     """Re-run the few-step fixtures through an fp32 session; returns the mismatches."""
-    from cats.onnx.manifest import decode_array
-
     problems, tol = [], golden["tolerance"]
     noise = decode_array(golden["noise"])
 

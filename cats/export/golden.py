@@ -25,7 +25,7 @@ from cats.export.parity import (
     step_feed,
     torch_step,
 )
-from cats.onnx.manifest import encode_array
+from cats.onnx.manifest import decode_array, encode_array
 from cats.sampling import initial_sample
 from cats.schedule import flow_sigmas, transfer_sigmas
 
@@ -39,7 +39,8 @@ class GoldenMismatch(RuntimeError):
     """ONNX Runtime and PyTorch disagree on a golden fixture beyond its tolerance."""
 
 
-def _agree(name: str, got: np.ndarray, ref: np.ndarray, tol: float) -> None:
+def agree(name: str, got: np.ndarray, ref: np.ndarray, tol: float) -> None:
+    """Raise ``GoldenMismatch`` when a fixture's ONNX and PyTorch arrays differ by more than ``tol`` (max abs)."""
     err = float(np.abs(got - ref).max())
     if not err <= tol:
         raise GoldenMismatch(f"golden {name}: onnxruntime and PyTorch differ by {err:.3g} > {tol:g}")
@@ -66,10 +67,10 @@ def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None
         feed = step_feed(noise, sigmas[0], sigmas[1], w, guidance_scale)
         nxt, x0 = onnx_step(sess, feed)
         ref_nxt, ref_x0 = torch_step(step, feed)
-        _agree(f"{name} next_sample", nxt, ref_nxt, TOLERANCE["step"])
-        _agree(f"{name} pred_x0", x0, ref_x0, TOLERANCE["step"])
+        agree(f"{name} next_sample", nxt, ref_nxt, TOLERANCE["step"])
+        agree(f"{name} pred_x0", x0, ref_x0, TOLERANCE["step"])
         final = sample_loop(onnx_fn, noise, sigmas, w, guidance_scale)
-        _agree(f"{name} final", final, sample_loop(torch_fn, noise, sigmas, w, guidance_scale), TOLERANCE["final"])
+        agree(f"{name} final", final, sample_loop(torch_fn, noise, sigmas, w, guidance_scale), TOLERANCE["final"])
         cases.append({"name": name, "breeds": mix, "class_weights": [float(v) for v in w[0]],
                       "next_sample": encode_array(nxt), "pred_x0": encode_array(x0), "final": encode_array(final)})
 
@@ -78,7 +79,7 @@ def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None
     w = case_weights()[:1]
     start = initial_sample(noise, t_sigmas, image)  # SDEdit: the picture noised to sigma = t_sigmas[0]
     out = sample_loop(onnx_fn, start, t_sigmas, w, guidance_scale)
-    _agree("transfer", out, sample_loop(torch_fn, start, t_sigmas, w, guidance_scale), TOLERANCE["final"])
+    agree("transfer", out, sample_loop(torch_fn, start, t_sigmas, w, guidance_scale), TOLERANCE["final"])
     golden = {
         "variant": "fp32", "tolerance": TOLERANCE, "guidance_scale": float(guidance_scale), "steps": steps,
         "sigmas": [float(s) for s in sigmas], "noise": encode_array(noise), "cases": cases,
@@ -111,8 +112,8 @@ def classifier_golden(classifier, clf_sess) -> dict:
     logits, features = clf_sess.run(["logits", "features"], {"image": x})
     with torch.no_grad():
         ref, ref_f = (t.numpy() for t in classifier.forward_with_features(torch.from_numpy(x)))
-    _agree("classifier logits", logits, ref, TOLERANCE["logits"])
-    _agree("classifier features", features, ref_f, TOLERANCE["features"])
+    agree("classifier logits", logits, ref, TOLERANCE["logits"])
+    agree("classifier features", features, ref_f, TOLERANCE["features"])
     cfg, ood = classifier.config, getattr(classifier, "ood", None)
     results = results_from_logits(logits, cfg.temperature, cfg.unsure_threshold, features=features, ood=ood)
     torch_results = results_from_logits(ref, cfg.temperature, cfg.unsure_threshold, features=ref_f, ood=ood)
@@ -128,8 +129,6 @@ def classifier_golden(classifier, clf_sess) -> dict:
 
 def replay_golden(golden: dict, sess, clf_sess=None) -> list[str]:
     """Re-run the fixtures through (possibly re-loaded) fp32 sessions; returns the mismatches."""
-    from cats.onnx.manifest import decode_array
-
     problems = []
     noise, g, sigmas = decode_array(golden["noise"]), golden["guidance_scale"], np.asarray(golden["sigmas"], np.float32)
 

@@ -19,6 +19,7 @@ import torch
 from cats.breeds import NUM_SLOTS, breed_id
 from cats.classify import softmax
 from cats.export.graphs import GeneratorStep
+from cats.onnx.pipeline import make_session
 from cats.sampling import run_sampler
 from cats.schedule import flow_sigmas
 
@@ -50,13 +51,8 @@ CLASSIFIER_BUDGETS = {
 
 
 def session(model, threads: int | None = 1) -> ort.InferenceSession:
-    """A CPU session (model: path or serialized bytes) with spin-waiting off (it stalls a busy 2-core box)."""
-    opts = ort.SessionOptions()
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if threads:
-        opts.intra_op_num_threads = int(threads)
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    """The ONNX pipeline's CPU session (``cats.onnx.pipeline.make_session``), one thread unless told."""
+    return make_session(model, threads)
 
 
 def case_weights(cases=CASES) -> np.ndarray:

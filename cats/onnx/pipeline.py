@@ -20,14 +20,12 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
-from cats import sampling
+from cats import sampling, schedule
 from cats.breeds import breed_weights
 from cats.classify import ClassifyResult, preprocess, results_from_logits
-from cats.images import load_image, to_model_array
 from cats.onnx.manifest import read_manifest, variant_path
 from cats.ood import OodStats
-from cats.sampling import Call, initial_sample, postprocess, run_sampler, step_callback
-from cats.schedule import check_strength, few_step_sigmas, flow_sigmas, transfer_tail
+from cats.sampling import Call, ModeDefaults, initial_noise, postprocess
 
 SAMPLERS = sampling.SAMPLERS
 OUTPUT_TYPES = sampling.OUTPUT_TYPES  # "pil", "np": no torch here
@@ -42,8 +40,9 @@ class OnnxPipelineOutput:
     images: list | np.ndarray
 
 
-def make_session(path: str | Path, threads: int | None = None) -> ort.InferenceSession:
-    """CPU session with spin-waiting off (spinning threads stall a busy 2-core machine)."""
+def make_session(model: str | Path | bytes, threads: int | None = None) -> ort.InferenceSession:
+    """A CPU session (model: a graph file or its serialized bytes) with spin-waiting off (spinning threads
+    stall a busy 2-core machine); threads: intra-op threads, None for onnxruntime's default."""
     opts = ort.SessionOptions()
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.inter_op_num_threads = 1
@@ -51,7 +50,8 @@ def make_session(path: str | Path, threads: int | None = None) -> ort.InferenceS
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive integer or None (onnxruntime's default), got {threads!r}")
         opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
+                                providers=["CPUExecutionProvider"])
 
 
 class OnnxCatsPipeline:
@@ -97,36 +97,7 @@ class OnnxCatsPipeline:
             fast = make_session(variant_path(directory, manifest, "generator_fast", choice), threads)
         return cls(directory, manifest, make_session(gen_path, threads), clf, variant, fast)
 
-    # -- schedule and conditioning ---------------------------------------------------------------
-
-    def sigmas(self, num_inference_steps: int) -> np.ndarray:
-        """The scheduler's sigmas (steps + 1 values from 1 to 0), float32."""
-        return flow_sigmas(num_inference_steps, self.shift)
-
-    @staticmethod
-    def class_weights(breed, batch: int = 1) -> np.ndarray:
-        return breed_weights(breed, batch)
-
-    # -- the step graph --------------------------------------------------------------------------
-
-    def step(self, x: np.ndarray, sigma: float, sigma_next: float, weights: np.ndarray,
-             guidance_scale: float | None) -> tuple[np.ndarray, np.ndarray]:
-        """One Euler step of a graph: x (B,C,S,S) at sigma -> (x at sigma_next, pred_x0).
-
-        guidance_scale None: the few-step graph (conditional only, guidance baked in); else the guided one.
-        """
-        b = x.shape[0]
-        feed = {"sample": np.ascontiguousarray(x, dtype=np.float32),
-                "sigma": np.full((b,), sigma, dtype=np.float32),
-                "sigma_next": np.full((b,), sigma_next, dtype=np.float32),
-                "class_weights": np.ascontiguousarray(weights, dtype=np.float32)}
-        if guidance_scale is None:
-            return tuple(self.fast_session.run(["next_sample", "pred_x0"], feed))
-        feed["guidance_scale"] = np.asarray([guidance_scale], dtype=np.float32)
-        nxt, x0 = self.generator_session.run(["next_sample", "pred_x0"], feed)
-        return nxt, x0
-
-    # -- generation --------------------------------------------------------------------------------
+    # -- generation: thin adapters over cats.sampling ---------------------------------------------
 
     def __call__(self, breed="Siamese", num_inference_steps: int | None = None, guidance_scale: float | None = None,
                  sampler: str = "euler", seed: int | None = None, generator: np.random.Generator | None = None,
@@ -136,21 +107,15 @@ class OnnxCatsPipeline:
         """Generate ``num_images_per_prompt`` images per breed entry (see ``breed_weights``).
 
         mode: "quality" (the guided step graph) or "fast" (the few-step graph: guidance baked in,
-        ``guidance_scale`` left out, 1-4 Euler steps; ``cats.sampling.check_fast_call``).
+        ``guidance_scale`` left out, 1-4 Euler steps; ``cats.sampling.check_call``).
 
         seed: the shared seeded noise (``cats.noise``); generator: a NumPy Generator instead; latents:
         the initial noise itself (B, 3, S, S). Neither seed nor generator: fresh NumPy noise.
         callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) after each step.
         """
-        weights = self.class_weights(breed, num_images_per_prompt)  # (B, 13)
-        fast = sampling.check_fast_call(mode, self.fast_session is not None, num_inference_steps, guidance_scale,
-                                        sampler, output_type, default_steps=self.fast_default_steps,
-                                        baked_guidance=self.fast_guidance_scale, note=" (no torch here)")
-        call = fast or self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
-        sigmas = np.asarray(few_step_sigmas(call.steps), np.float32) if fast else self.sigmas(call.steps)
-        noise = self._noise(weights.shape[0], seed, generator, latents)
-        x = self._sample(initial_sample(noise, sigmas), sigmas, weights, call, callback_on_step_end, fast=bool(fast))
-        return OnnxPipelineOutput(images=postprocess(x, call.output_type))
+        return OnnxPipelineOutput(images=sampling.generate(
+            self, breed, num_inference_steps, guidance_scale, sampler, output_type, batch=num_images_per_prompt,
+            mode=mode, seed=seed, generator=generator, latents=latents, callback=callback_on_step_end))
 
     def transfer(self, image, breed="Siamese", strength: float = 0.6, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str = "euler", seed: int | None = None,
@@ -161,15 +126,9 @@ class OnnxCatsPipeline:
 
         Strength 0 returns the input (resized to the model's size), strength 1 ignores it.
         """
-        strength = check_strength(strength)
-        pixels = to_model_array(load_image(image), self.image_size)  # (3, S, S) in [-1, 1]
-        weights = self.class_weights(breed, 1)
-        call = self._check_call(num_inference_steps, guidance_scale, sampler, output_type)
-        sigmas = transfer_tail(self.sigmas(call.steps), strength)  # the last steps, ending at 0
-        noise = self._noise(weights.shape[0], seed, generator, latents)
-        x = initial_sample(noise, sigmas, pixels[None])  # (B, 3, S, S)
-        x = self._sample(x, sigmas, weights, call, callback_on_step_end)
-        return OnnxPipelineOutput(images=postprocess(x, call.output_type))
+        return OnnxPipelineOutput(images=sampling.restyle(
+            self, image, breed, strength, num_inference_steps, guidance_scale, sampler, output_type, seed=seed,
+            generator=generator, latents=latents, callback=callback_on_step_end))
 
     # -- classification ----------------------------------------------------------------------------
 
@@ -190,29 +149,57 @@ class OnnxCatsPipeline:
         return results_from_logits(outputs[0], clf["temperature"], clf["unsure_threshold"], top_k,
                                    features=outputs[1] if ood is not None else None, ood=ood)
 
-    # -- internals: the adapter over cats.sampling ------------------------------------------------------
+    # -- the runtime cats.sampling drives (cats.sampling.Runtime) ------------------------------------
 
-    def _check_call(self, num_inference_steps, guidance_scale, sampler: str, output_type: str) -> Call:
-        return sampling.check_call(num_inference_steps, guidance_scale, sampler, output_type,
-                                   default_steps=self.default_num_inference_steps,
-                                   default_guidance=self.default_guidance_scale, note=" (no torch here)")
+    output_types = OUTPUT_TYPES
+    note = " (no torch here)"
+    postprocess = staticmethod(postprocess)
 
-    def _noise(self, batch: int, seed, generator, latents) -> np.ndarray:
+    @staticmethod
+    def class_weights(breed, batch: int = 1) -> np.ndarray:
+        return breed_weights(breed, batch)
+
+    def defaults(self, mode: str) -> ModeDefaults | None:
+        """The manifest's defaults of ``mode``; None for fast mode when the export has no few-step graph."""
+        if mode == "fast":
+            return None if self.fast_session is None else ModeDefaults(self.fast_default_steps,
+                                                                       self.fast_guidance_scale)
+        return ModeDefaults(self.default_num_inference_steps, self.default_guidance_scale)
+
+    def sigmas(self, num_inference_steps: int, mode: str = "quality") -> np.ndarray:
+        """``cats.schedule.sigmas`` with the manifest's shift, float32 (steps + 1 values from 1 to 0)."""
+        return schedule.sigmas(num_inference_steps, mode, self.shift).astype(np.float32)
+
+    def noise(self, batch: int, seed, generator, latents) -> np.ndarray:
         """(B, C, S, S) float32 standard normal noise (see ``__call__``)."""
         shape = (batch, self.channels, self.image_size, self.image_size)
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise ValueError(f"generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
                              f"got {type(generator).__name__}; or pass seed=INT")
-        return sampling.initial_noise(shape, seed=seed, generator=generator,
-                             latents=None if latents is None else np.asarray(latents, dtype=np.float32),
+        return initial_noise(shape, seed=seed, generator=generator,
+                             latents=None if latents is None else self.convert(latents),
                              draw=lambda g: (np.random.default_rng() if g is None else g).standard_normal(
                                  shape, dtype=np.float32))
 
-    def _sample(self, x: np.ndarray, sigmas: np.ndarray, weights: np.ndarray, call: Call, callback,
-                fast: bool = False) -> np.ndarray:
-        """``cats.sampling.run_sampler`` over the step graph (CFG inside) with the manifest's sigma_min."""
-        def step(sample: np.ndarray, sigma: float, sigma_next: float):
-            return self.step(sample, sigma, sigma_next, weights, None if fast else call.guidance)
+    @staticmethod
+    def convert(array) -> np.ndarray:
+        return np.asarray(array, dtype=np.float32)
 
-        on_step = step_callback(self, callback, convert=lambda a: np.asarray(a, dtype=np.float32))
-        return run_sampler(step, x, sigmas, call.sampler, on_step, self.sigma_min)
+    def step(self, weights: np.ndarray, call: Call):
+        """(x, sigma, sigma_next) -> (x_next, pred_x0): one call of the mode's step graph (CFG inside the guided one)."""
+        session = self.fast_session if call.mode == "fast" else self.generator_session
+        feeds = {"class_weights": np.ascontiguousarray(weights, dtype=np.float32)}
+        if call.guidance is not None:  # the few-step graph has no guidance_scale input: its guidance is baked in
+            feeds["guidance_scale"] = np.asarray([call.guidance], dtype=np.float32)
+
+        def step(x: np.ndarray, sigma: float, sigma_next: float):
+            b = x.shape[0]
+            nxt, x0 = session.run(["next_sample", "pred_x0"], {
+                "sample": np.ascontiguousarray(x, dtype=np.float32), "sigma": np.full((b,), sigma, dtype=np.float32),
+                "sigma_next": np.full((b,), sigma_next, dtype=np.float32), **feeds})
+            return nxt, x0
+
+        return step
+
+    def progress(self, total: int):
+        raise NotImplementedError("the ONNX pipeline shows no progress bar")

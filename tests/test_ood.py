@@ -86,7 +86,7 @@ def test_statistics_are_saved_with_the_classifier_and_refused_when_they_do_not_m
     back = OodStats.from_manifest(stats.to_manifest())  # the export manifest carries the same arrays
     np.testing.assert_array_equal(back.score(val), stats.score(val))
     (tmp_path / OOD_FILE).unlink()
-    with pytest.raises(FileNotFoundError, match="python -m cats.ood fit"):
+    with pytest.raises(FileNotFoundError, match="python -m cats.evaluation.ood fit"):
         CatClassifier.from_pretrained(tmp_path)
     model.set_ood(None)
     model.save_pretrained(tmp_path)

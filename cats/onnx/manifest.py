@@ -1,18 +1,16 @@
 """Reading an export: the manifest, graph files checked against their sha256, golden arrays.
 
 NumPy only (no torch, no onnxruntime), so the export side and every client share it.
-Arrays in ``golden.json`` are stored exactly: ``{"dtype": "float32", "shape": [...],
-"base64": <little-endian bytes>}`` (a JavaScript client decodes them into a Float32Array).
+Arrays in ``golden.json`` are stored exactly (``cats.arrays``: a JavaScript client decodes them into
+a Float32Array).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
-import numpy as np
-
+from cats.arrays import decode_array, encode_array  # noqa: F401 - part of this module's interface (golden arrays)
 from cats.files import sha256  # noqa: F401 - part of this module's interface (manifest hashes)
 
 FORMAT = "tiny-cats-onnx"
@@ -72,18 +70,6 @@ def verify_files(out_dir: str | Path, manifest: dict) -> list[str]:
                 problems.append(f"{graph} {name}: {path.name} sha256 {digest[:12]}... differs from the manifest's "
                                 f"{variant['sha256'][:12]}...")
     return problems
-
-
-def encode_array(arr: np.ndarray) -> dict:
-    """float32 array -> {"dtype", "shape", "base64"} (exact, little-endian)."""
-    a = np.ascontiguousarray(arr, dtype="<f4")
-    return {"dtype": "float32", "shape": list(a.shape), "base64": base64.b64encode(a.tobytes()).decode("ascii")}
-
-
-def decode_array(obj: dict) -> np.ndarray:
-    if obj.get("dtype") != "float32":
-        raise ValueError(f"golden arrays are float32, got {obj.get('dtype')!r}")
-    return np.frombuffer(base64.b64decode(obj["base64"]), dtype="<f4").reshape(obj["shape"]).astype(np.float32)
 
 
 def read_golden(out_dir: str | Path, manifest: dict) -> dict:

@@ -103,7 +103,7 @@ class ClassifierTask:
         """Familiarity statistics (cats.ood): class means + shared covariance of the un-augmented train split,
         threshold so that 95% of val passes; attached to ``model`` (saved with it as ood.safetensors). In float32,
         without autocast: the statistics must describe the features serving computes."""
-        from cats.ood.features import fit_classifier
+        from cats.training.ood_features import fit_classifier
 
         return fit_classifier(model, self.train.images, self.train.labels.cpu().numpy(), self.val.images,
                               info={"data": self.config.data})

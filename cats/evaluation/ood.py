@@ -1,7 +1,7 @@
-"""``python -m cats.ood {fit,compare}``: refit a classifier's familiarity statistics; compare OOD scores.
+"""``python -m cats.evaluation.ood {fit,compare}``: refit a classifier's familiarity statistics; compare OOD scores.
 
-  python -m cats.ood fit --model synthcats --data synthcats          # writes ood.safetensors + config.json keys
-  python -m cats.ood compare --model synthcats --data synthcats --out docs/OOD.md
+  python -m cats.evaluation.ood fit --model synthcats --data synthcats     # writes ood.safetensors + config.json keys
+  python -m cats.evaluation.ood compare --model synthcats --data synthcats --out docs/OOD.md
 
 ``compare`` measures several scores on the same held-out data, each with its threshold set on the
 val split to let 95% through: energy, max softmax probability, k-NN (cosine) and Mahalanobis on the
@@ -17,15 +17,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from cats.classify import softmax
+from cats.data import load_dataset
+from cats.evaluation.classifier import find_classifier_dir
+from cats.models.classifier import CatClassifier
+from cats.ood import DEFAULT_SHRINKAGE, DEFAULT_TPR, OOD_FILE, OodStats, auroc, fit_gaussian, threshold_at
+from cats.ood.probes import held_out_faces, non_pictures, real_photos
+from cats.training.ood_features import fit_classifier, logits_and_features, logits_and_features_of
 
 
 def _load(args):
-    import torch
-
-    from cats.data import load_dataset
-    from cats.evaluation.classifier import find_classifier_dir
-    from cats.models.classifier import CatClassifier
-
     directory = find_classifier_dir(args.model)
     model = CatClassifier.from_pretrained(directory).float().eval()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -40,9 +43,6 @@ def _load(args):
 
 
 def run_fit(args) -> dict:
-    from cats.ood import OOD_FILE
-    from cats.ood.features import fit_classifier
-
     args.splits = ("train", "val")
     directory, model, splits = _load(args)
     (train_x, train_y), (val_x, _) = splits["train"], splits["val"]
@@ -67,8 +67,6 @@ def _energy(logits, temperature):
 
 
 def _msp(logits, temperature):
-    from cats.classify import softmax
-
     return -softmax(logits, temperature).max(axis=1)
 
 
@@ -82,8 +80,6 @@ def _knn(bank, k):
 
 
 def _raw_mahalanobis(train_f, train_y, shrinkage):
-    from cats.ood import fit_gaussian
-
     # The same shared-covariance fit on the features themselves (no sqrt): squares undo the transform.
     whitener, means = fit_gaussian(np.square(np.maximum(train_f, 0)), train_y, shrinkage)
 
@@ -94,10 +90,6 @@ def _raw_mahalanobis(train_f, train_y, shrinkage):
 
 
 def run_compare(args) -> str:
-    from cats.ood import OodStats, auroc, fit_gaussian, threshold_at
-    from cats.ood.features import logits_and_features, logits_and_features_of
-    from cats.ood.probes import held_out_faces, non_pictures, real_photos
-
     args.splits = ("train", "val", "test")
     directory, model, splits = _load(args)
     chosen = model.ood_layer
@@ -164,9 +156,7 @@ def run_compare(args) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cats.ood import DEFAULT_SHRINKAGE, DEFAULT_TPR
-
-    parser = argparse.ArgumentParser(prog="python -m cats.ood", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m cats.evaluation.ood", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, text in (("fit", run_fit, "refit the familiarity statistics of an existing classifier"),

@@ -1,7 +1,9 @@
 """tiny-cats: generate cats of a chosen breed and tell the breed of a cat photo.
 
-This file imports nothing heavy so that ``cats.onnx`` runs without torch; the torch classes are
-loaded on first use (PEP 562), which is also how diffusers' loader finds them by name.
+The front door: ``from cats import CatsPipeline, CatDiT, CatClassifier``. This file imports nothing
+at import time, so that ``cats.onnx`` runs without torch; the torch classes are loaded on first use
+(PEP 562). It is the top of the package's floors (docs/ARCHITECTURE.md, "Layers"): no module under
+``cats`` imports a name from it.
 """
 
 from __future__ import annotations

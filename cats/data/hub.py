@@ -92,10 +92,6 @@ def parse_source(text: str) -> HubSource:
     return HubSource(body, config, revision)
 
 
-def is_hub_source(source: str) -> bool:
-    return isinstance(source, str) and source.startswith(PREFIX)
-
-
 # ----------------------------------------------------------------------------------------------
 # Opening and downloading (every library error becomes one that names the dataset and the fix)
 

@@ -1,11 +1,18 @@
 /**
- * The sampling core, mirroring cats/sampling.py function for function (tests/fixtures/sampling.json, written by
- * Python, proves it; docs/ARCHITECTURE.md, "Sampling core"):
+ * The sampling core's browser half: the parts of cats/sampling.py a browser runs, one TypeScript function for
+ * each Python one (tests/fixtures/sampling.json, written by Python, proves them equal; docs/ARCHITECTURE.md,
+ * "Sampling core"):
  *
- *   checkSteps, checkGuidance, checkSampler     the call's settings (cats.sampling.check_*; strength: schedule.ts)
- *   initialSample(noise, sigmas, image?)        noise, or the restyle mix (1 - s0) * image + s0 * noise
- *   runSampler({init, sigmas, step, sampler})   for i in 0..steps-1: x, pred_x0 = step(x, sigmas[i], sigmas[i+1]),
- *                                               with Heun's correction on steps ending at or above sigmaMin
+ *   checkSteps, checkGuidance, checkSampler     cats/schedule.py::check_steps, cats/sampling.py::check_guidance,
+ *                                               check_choice("sampler", ...) (strength: schedule.ts)
+ *   initialSample(noise, sigmas, image?)        initial_sample: noise, or the restyle mix (1 - s0) * image + s0 * noise
+ *   runSampler({init, sigmas, step, sampler})   run_sampler: for i in 0..steps-1: x, pred_x0 = step(x, sigmas[i],
+ *                                               sigmas[i+1]), with Heun's correction on steps ending at or above sigmaMin
+ *
+ * Not mirrored, because the browser has no use for them: check_call (the worker checks each request field as it
+ * arrives, and the fast mode is its own request type), initial_noise (the worker takes the request's noise or
+ * rng.ts's gaussianNoise), step_callback (onStep below only observes) and postprocess (canvas.ts draws the tensor).
+ * The call's sequence, cats/sampling.py::generate and restyle, is the worker's sampleAndPost.
  *
  * One graph call per step: the Euler update and classifier-free guidance are inside the exported graph, so this
  * loop never combines velocities itself, so guidance cannot be applied twice.
@@ -37,7 +44,7 @@ export class CancelledError extends Error {
   override name = 'CancelledError';
 }
 
-/** cats/sampling.py::check_steps. */
+/** cats/schedule.py::check_steps. */
 export function checkSteps(steps: number): number {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`num_inference_steps must be a positive integer, got ${steps}`);
   return steps;

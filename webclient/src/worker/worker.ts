@@ -14,7 +14,7 @@ import {
   isWorkerRequest, toErrorResponse, transferables, WorkerError, type WorkerRequest, type WorkerResponse,
 } from '../lib/protocol';
 import { gaussianNoise } from '../lib/rng';
-import { checkGuidance, checkSteps, initialSample, runSampler, type StepEvent } from '../lib/sampler';
+import { checkGuidance, checkSteps, initialSample, runSampler, type StepEvent, type StepFn } from '../lib/sampler';
 import { sigmasFor, transferSigmas } from '../lib/schedule';
 import { toClassifierTensor, toModelTensor } from '../lib/tensor';
 import { decodeImage } from './decode';
@@ -53,17 +53,18 @@ function ready(): { m: Manifest; s: Sessions } {
   return { m: manifest, s: sessions };
 }
 
+/** One session on `ep` (the load's provider), or a model error that names the graph. */
+async function createSession(ort: Ort, bytes: Uint8Array, label: string, ep: 'wasm' | 'webgpu'): Promise<InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all' });
+  } catch (err) {
+    throw new WorkerError('model', `the ${label} graph did not load on ${ep}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 async function createSessions(ort: Ort, bytes: Record<'generator' | 'classifier', Uint8Array | null>, ep: 'wasm' | 'webgpu'): Promise<Sessions> {
-  const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all' };
-  const create = async (b: Uint8Array, label: string) => {
-    try {
-      return await ort.InferenceSession.create(b, options);
-    } catch (err) {
-      throw new WorkerError('model', `the ${label} graph did not load on ${ep}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
-  const generator = await create(bytes.generator as Uint8Array, 'generator');
-  const classifier = bytes.classifier ? await create(bytes.classifier, 'classifier') : null;
+  const generator = await createSession(ort, bytes.generator as Uint8Array, 'generator', ep);
+  const classifier = bytes.classifier ? await createSession(ort, bytes.classifier, 'classifier', ep) : null;
   return { ort, generator, classifier };
 }
 
@@ -144,21 +145,20 @@ function checked<T>(check: () => T): T {
   }
 }
 
-async function generate(req: Extract<WorkerRequest, { type: 'generate' | 'restyle' }>): Promise<void> {
-  const t0 = performance.now();
-  const { m, s } = ready();
+/** The request's noise, or its seed's (as cats/noise.py), checked against the graph's image size. */
+function requestNoise(req: { noise?: Float32Array; seed: number }, m: Manifest): Float32Array {
   const n = imageLength(m.generator);
-  const noise = req.noise ?? checked(() => gaussianNoise(n, req.seed)); // the seed's noise, as cats/noise.py
+  const noise = req.noise ?? checked(() => gaussianNoise(n, req.seed));
   if (noise.length !== n) throw new WorkerError('input', `noise has ${noise.length} values, expected ${n}`);
-  const full = sigmasFor(m, checked(() => checkSteps(req.steps)));
-  const guidance = checked(() => checkGuidance(req.guidance));
-  let sigmas = full;
-  let image: Float32Array | undefined;
-  if (req.type === 'restyle') {
-    sigmas = checked(() => transferSigmas(full, req.strength));
-    image = toModelTensor(await decodeImage(req.image), m.generator.image_size);
-  }
-  const step = generatorStep(s.ort, s.generator, m, checkWeights(m, req.weights), guidance);
+  return noise;
+}
+
+/**
+ * The one sampling run behind generate, restyle and generateFast (cats/sampling.py::_integrate): the start
+ * (noise, or the restyle mix with `image`), the loop with a step message after each step, the generated message.
+ */
+async function sampleAndPost(req: { id: number; seed: number }, noise: Float32Array, sigmas: Float32Array, step: StepFn,
+  t0: number, image?: Float32Array): Promise<void> {
   const { image: out, stepMs } = await runSampler({
     init: initialSample(noise, sigmas, image),
     sigmas,
@@ -171,6 +171,23 @@ async function generate(req: Extract<WorkerRequest, { type: 'generate' | 'restyl
   post({ type: 'generated', id: req.id, image: out.slice(), stepMs, totalMs: performance.now() - t0, seed: req.seed });
 }
 
+/** generate and restyle: the guided graph over the manifest's schedule (restyle: its tail, from the photo). */
+async function generate(req: Extract<WorkerRequest, { type: 'generate' | 'restyle' }>): Promise<void> {
+  const t0 = performance.now();
+  const { m, s } = ready();
+  const noise = requestNoise(req, m);
+  const full = sigmasFor(m, checked(() => checkSteps(req.steps)));
+  const guidance = checked(() => checkGuidance(req.guidance));
+  let sigmas = full;
+  let image: Float32Array | undefined;
+  if (req.type === 'restyle') {
+    sigmas = checked(() => transferSigmas(full, req.strength));
+    image = toModelTensor(await decodeImage(req.image), m.generator.image_size);
+  }
+  await sampleAndPost(req, noise, sigmas, generatorStep(s.ort, s.generator, m, checkWeights(m, req.weights), guidance), t0,
+    image);
+}
+
 /** The few-step graph's session: made on first use (posting progress and fastLoaded to `id`), then reused. */
 async function fast(id: number, m: Manifest, ort: Ort): Promise<InferenceSession> {
   if (fastSession) return fastSession;
@@ -181,12 +198,7 @@ async function fast(id: number, m: Manifest, ort: Ort): Promise<InferenceSession
     ? fastSource.variant : undefined);
   const { bytes, fromCache } = await fetchVerified(new URL(spec.file, fastSource.baseUrl).href, spec.file, spec,
     postProgress(id, spec.file));
-  let session: InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: [fastSource.provider], graphOptimizationLevel: 'all' });
-  } catch (err) {
-    throw new WorkerError('model', `the few-step graph did not load on ${fastSource.provider}: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const session = await createSession(ort, bytes, 'few-step', fastSource.provider);
   checkSession(session, f.inputs, f.outputs, 'few-step generator');
   fastSession = session;
   post({ type: 'fastLoaded', id, variant: key, loadMs: performance.now() - t0, fromCache });
@@ -198,20 +210,9 @@ async function generateFast(req: Extract<WorkerRequest, { type: 'generateFast' }
   const { m, s } = ready();
   const session = await fast(req.id, m, s.ort);
   const t0 = performance.now();
-  const n = imageLength(m.generator);
-  const noise = req.noise ?? checked(() => gaussianNoise(n, req.seed));
-  if (noise.length !== n) throw new WorkerError('input', `noise has ${noise.length} values, expected ${n}`);
+  const noise = requestNoise(req, m);
   const sigmas = checked(() => fastSigmas(m, req.steps));
-  const { image, stepMs } = await runSampler({
-    init: initialSample(noise, sigmas),
-    sigmas,
-    step: fastGeneratorStep(s.ort, session, m, checkWeights(m, req.weights)),
-    isCancelled: () => cancelled.has(req.id),
-    onStep: (e: StepEvent) => post({
-      type: 'step', id: req.id, index: e.index, total: e.total, ms: e.ms, sample: e.sample.slice(), predX0: e.predX0.slice(),
-    }),
-  });
-  post({ type: 'generated', id: req.id, image: image.slice(), stepMs, totalMs: performance.now() - t0, seed: req.seed });
+  await sampleAndPost(req, noise, sigmas, fastGeneratorStep(s.ort, session, m, checkWeights(m, req.weights)), t0);
 }
 
 async function classifyImage(req: Extract<WorkerRequest, { type: 'classify' }>): Promise<void> {

@@ -27,6 +27,11 @@ zizmor --offline --persona=pedantic --quiet .github/workflows
 echo "==> web client dependencies"
 (cd webclient && npm ci --no-audit --no-fund --loglevel=error)
 
+echo "==> ONNX graphs of the bundled weights (python export.py: built on a first run, rebuilt when the weights change)"
+# Nothing derived from the weights is committed: the graphs, manifest and golden fixtures that the Python and
+# web tests load are built here, and reused while the stamp in their manifest matches.
+python export.py --model synthcats --out webclient/public/models
+
 echo "==> Python tests"
 # pytest exits 5 when it collected no test: set -e turns that into a failure, as it should be.
 python -m pytest -n 2 --dist loadfile -q

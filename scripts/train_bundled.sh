@@ -5,8 +5,9 @@
 #   bash scripts/train_bundled.sh generator  # one stage: generator | classifier | bundle
 #
 # Budgets: GEN_MINUTES (66) and CLS_MINUTES (25); GEN_STEPS is the generator's LR horizon. Runs go to
-# runs/synthcats-*; `bundle` writes cats/weights/synthcats/ (fp16 weights), the ONNX export in
-# webclient/public/models/ and the evaluation next to the weights.
+# runs/synthcats-*; `bundle` writes cats/weights/synthcats/ (fp16 weights), rebuilds the ONNX export in
+# webclient/public/models/ (a build output, ignored by git) and writes the evaluation next to the weights.
+# A release commits cats/weights/synthcats/ only: git add cats/weights/synthcats && git commit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE

@@ -1,4 +1,6 @@
-import { defineConfig } from 'vite';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
 /** Cross-origin isolation (needed for SharedArrayBuffer, i.e. multi-threaded WASM). */
@@ -18,9 +20,32 @@ export function basePath(value: string | undefined = process.env.TINY_CATS_BASE)
   return inner === '' ? '/' : `/${inner}/`;
 }
 
+/** The one command that builds the ONNX export the site serves (graphs are built from the weights, not committed). */
+export const MODELS_COMMAND = 'npm run models';
+
+/**
+ * Stops `vite` and `vite build` when public/models has no export, naming the command that builds it
+ * (`npm run models`: python export.py --model synthcats --out webclient/public/models, a cached build).
+ */
+export function requireModels(): Plugin {
+  let manifest = '';
+  return {
+    name: 'tiny-cats-require-models',
+    configResolved(config) {
+      manifest = join(config.publicDir, 'models', 'manifest.json');
+    },
+    buildStart() {
+      if (manifest && !existsSync(manifest)) {
+        throw new Error(`no ONNX export at ${manifest}: build it from the bundled weights with \`${MODELS_COMMAND}\` `
+          + '(runs python export.py --model synthcats --out webclient/public/models)');
+      }
+    },
+  };
+}
+
 export default defineConfig({
   base: basePath(),
-  plugins: [react()],
+  plugins: [react(), requireModels()],
   // onnxruntime-web resolves its .wasm/.mjs files relative to its own module URL; pre-bundling breaks that.
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   worker: { format: 'es' },

@@ -1,10 +1,13 @@
 """Push the Gradio demo to a Hugging Face Space in one commit, laid out as spaces_demo/README.md describes.
 
 The Space gets the files of spaces_demo/ at its root, the cats package in cats/ (the bundled weights are
-cats/weights/synthcats) and the web client's ONNX export in onnx/ (the demo's ONNX backend). Only files git
-tracks are sent, so a local __pycache__ or run directory never reaches the Space. Files under cats/ and onnx/ on
-the Space that the repository no longer has are deleted; anything else on the Space is left alone.
+cats/weights/synthcats) and the ONNX export of the bundled weights in onnx/ (the demo's ONNX backend). Of
+spaces_demo/ and cats/ only files git tracks are sent, so a local __pycache__ or run directory never reaches
+the Space; the export is a build output that git ignores, so it is built first and its manifest lists what is
+sent (manifest.json, golden.json and the graph files). Files under cats/ and onnx/ on the Space that this
+push does not send are deleted; anything else on the Space is left alone.
 
+    python export.py --model synthcats --out webclient/public/models    # first (reuses an up-to-date export)
     HF_TOKEN=hf_... python .github/scripts/sync_space.py OWNER/NAME
     python .github/scripts/sync_space.py OWNER/NAME --dry-run      # list what would be sent; contacts nothing
 """
@@ -12,6 +15,7 @@ the Space that the repository no longer has are deleted; anything else on the Sp
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -21,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from cats import paths  # noqa: E402  (stdlib only: this job installs nothing but huggingface_hub)
 
-# (folder in this repository, folder on the Space; "" is the Space's root)
-LAYOUT = (("spaces_demo", ""), ("cats", "cats"), (paths.WEB_MODELS.relative_to(ROOT).as_posix(), paths.SPACE_EXPORT))
+# (folder in this repository, folder on the Space; "" is the Space's root): their tracked files are sent
+LAYOUT = (("spaces_demo", ""), ("cats", "cats"))
+EXPORT_COMMAND = f"python export.py --model {paths.BUNDLED_NAME} --out {paths.WEB_MODELS.relative_to(ROOT).as_posix()}"
 # Space folders that hold only what this script sends, so a file there that the repository dropped is stale.
 MIRRORED = ("cats/", f"{paths.SPACE_EXPORT}/")
 
@@ -44,7 +49,23 @@ def space_files() -> dict[str, Path]:
                 raise SystemExit(f"{name} is tracked but missing from the checkout")
             rel = name[len(src) + 1 :]
             files[f"{dst}/{rel}" if dst else rel] = path
+    for name in export_files(paths.WEB_MODELS):
+        files[f"{paths.SPACE_EXPORT}/{name}"] = paths.WEB_MODELS / name
     return files
+
+
+def export_files(out_dir: Path) -> list[str]:
+    """manifest.json, the golden fixtures and every graph file the manifest lists; raises when one is missing."""
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"no ONNX export in {out_dir}: build it first with `{EXPORT_COMMAND}`") from None
+    graphs = [entry for entry in manifest.values() if isinstance(entry, dict) and "variants" in entry]
+    names = ["manifest.json", manifest["golden"], *(v["file"] for entry in graphs for v in entry["variants"].values())]
+    missing = [name for name in names if not (out_dir / name).is_file()]
+    if missing:
+        raise SystemExit(f"{out_dir} lacks {', '.join(missing)}: rebuild it with `{EXPORT_COMMAND} --force`")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Export a CatsPipeline to ONNX: graphs, precision variants, manifest, golden fixtures; and re-check one.
 
 ``export_pipeline(pipe, out_dir)`` writes, into ``out_dir``:
-  generator.{fp32,fp16,int8}.onnx, classifier.{fp32,fp16}.onnx, manifest.json, golden.json, and
-  generator_fast.{fp32,fp16}.onnx when the pipeline has a few-step student (``fast_transformer``).
+  generator.{fp32,fp16}.onnx (and generator.int8.onnx on request), classifier.{fp32,fp16}.onnx,
+  manifest.json, golden.json, and generator_fast.{fp32,fp16}.onnx when the pipeline has a few-step
+  student (``fast_transformer``). Graph files of ``out_dir`` that this export did not write are removed.
 Every variant is measured against the fp32 PyTorch model; one over its budget is not written and the
 reason goes into the manifest (``rejected_variants``) and the log. ``check_export`` re-hashes the
 files, re-measures every variant and replays the golden fixtures.
@@ -38,20 +39,17 @@ from cats.export.parity import (
     over_budget,
     session,
 )
-from cats.export.precision import check_precisions, make_variant
-from cats.onnx.manifest import GOLDEN, read_golden, read_manifest, variant_path, verify_files
+from cats.export.precision import SERVED, check_precisions, make_variant
+from cats.onnx.manifest import GOLDEN, GRAPHS, read_golden, read_manifest, variant_path, verify_files
 from cats.schedule import check_scheduler
 
 CLASSIFIER_PRECISIONS = ("fp32", "fp16")  # int8 weight-only quantisation targets MatMul; a CNN has none
 
 
 def weights_info(pipe, name: str) -> dict:
-    """The manifest's "weights" block from the pipeline's config (model_index.json), if it records one."""
+    """The manifest's "weights" block: the pipeline's name and what its config (model_index.json) records."""
     cfg = dict(pipe.config)
-    recorded = cfg.get("weights") if isinstance(cfg.get("weights"), dict) else {}
-    return {"name": recorded.get("name", name),
-            "trained_on": recorded.get("trained_on", cfg.get("trained_on", "not recorded in the weights")),
-            "source": recorded.get("source", cfg.get("source", name)),
+    return {"name": name, "trained_on": cfg.get("trained_on") or "not recorded in the weights",
             "preset": cfg.get("preset")}
 
 
@@ -122,7 +120,7 @@ def served_variant(entry: dict) -> str:
     return "fp16" if "fp16" in entry["variants"] else "fp32"
 
 
-def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8"), name: str | None = None,
+def export_pipeline(pipe, out_dir: str | Path, precisions=SERVED, name: str | None = None,
                     generator_budgets: dict | None = None, classifier_budgets: dict | None = None) -> dict:
     """Export ``pipe`` (a CatsPipeline) into ``out_dir``; returns the manifest that was written.
 
@@ -168,13 +166,15 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=("fp32", "fp16", "int8
         fast = fast_entry(fast_transformer, fast_fp32, baked_guidance(pipe))
         write_variants(fast, fast_fp32, "generator_fast", [p for p in precisions if p in FAST_PRECISIONS],
                        fast_reference(fast_step).errors, FAST_BUDGETS, out_dir)
-    else:
-        for stale in out_dir.glob("generator_fast.*.onnx"):  # a re-export without a student leaves none behind
-            stale.unlink()
 
+    written = set()
     for entry in (generator, classifier, fast):
         if entry is not None:
             entry["default_variant"] = served_variant(entry)
+            written |= {variant["file"] for variant in entry["variants"].values()}
+    for stale in out_dir.glob("*.onnx"):  # an earlier export's variant (or student) that this one did not write
+        if stale.name.split(".")[0] in GRAPHS and stale.name not in written:
+            stale.unlink()
     gen_sess = session(str(out_dir / generator["variants"]["fp32"]["file"]))
     clf_sess = session(str(out_dir / classifier["variants"]["fp32"]["file"])) if classifier else None
     golden = make_golden(step, gen_sess, defaults["guidance_scale"], shift, pipe.classifier, clf_sess)

@@ -34,6 +34,7 @@ GENERATOR_OUTPUTS = ("next_sample", "pred_x0")
 CLASSIFIER_INPUTS = ("image",)
 CLASSIFIER_OUTPUTS = ("logits", "features")
 EXAMPLE_BATCH = 2  # torch.export needs an example batch >= 2 to keep the batch dimension dynamic
+NAME_SCOPES = "pkg.torch.onnx.name_scopes"  # node metadata: the torch module a node came from
 
 
 class ExportAttention(nn.Module):
@@ -127,6 +128,25 @@ def _name_batch_dims(model: onnx.ModelProto) -> None:
                 dim.dim_param = BATCH
 
 
+def _strip_build_details(model: onnx.ModelProto) -> None:
+    """Drop what ties a graph's bytes to the machine that exported it; the computation is untouched.
+
+    torch writes, per node, the Python stack trace of the op (with the checkout's absolute path and
+    line numbers), the FX node text and namespace (with tracer counters) and the class hierarchy; and
+    the build tag of torch (``2.14.1+cu130`` / ``+cpu``) as the producer version. Exported from a
+    checkout in another folder, the same weights gave other bytes from the first stack trace on.
+    Kept: each node's module path (``pkg.torch.onnx.name_scopes``, which ``cats.export.int8`` reads).
+    """
+    model.producer_version = model.producer_version.split("+")[0]
+    for node in model.graph.node:
+        kept = [(p.key, p.value) for p in node.metadata_props if p.key == NAME_SCOPES]
+        del node.metadata_props[:]
+        for key, value in kept:
+            node.metadata_props.add(key=key, value=value)
+    for value in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
+        del value.metadata_props[:]
+
+
 def export_graph(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path, input_names, output_names,
                  batched_inputs: tuple[bool, ...]) -> onnx.ModelProto:
     """Export ``module`` to ONE self-contained ``.onnx`` file at opset 18 with a dynamic batch.
@@ -142,6 +162,7 @@ def export_graph(module: nn.Module, example: tuple[torch.Tensor, ...], path: Pat
                           input_names=list(input_names), output_names=list(output_names), dynamic_shapes=dynamic,
                           verbose=False)
     model = onnx.load(str(path))
+    _strip_build_details(model)
     _name_batch_dims(model)
     for value, batched in zip(list(model.graph.input), batched_inputs):
         first = value.type.tensor_type.shape.dim[0]

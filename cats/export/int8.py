@@ -37,6 +37,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from cats.breeds import NUM_SLOTS
+from cats.export.graphs import NAME_SCOPES
 from cats.export.parity import PARITY_SIGMAS, rel_rms, session, step_feed
 from cats.export.precision import to_fp16_weights
 from cats.schedule import flow_sigmas
@@ -108,7 +109,7 @@ def weight_matmuls(model: onnx.ModelProto) -> list[str]:
 def layer_name(node: onnx.NodeProto) -> str:
     """The torch module a node came from (the exporter's name-scope metadata), else the node name."""
     for prop in node.metadata_props:
-        if prop.key == "pkg.torch.onnx.name_scopes":
+        if prop.key == NAME_SCOPES:
             scopes = ast.literal_eval(prop.value)
             if len(scopes) >= 2 and scopes[-2]:
                 return scopes[-2]

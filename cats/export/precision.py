@@ -6,7 +6,8 @@ Both keep float32 inputs and outputs, so a client feeds every variant the same t
   float32. Half the file size, the same fp32 arithmetic (a full fp16 conversion runs slower than
   fp32 on onnxruntime's CPU provider); ``Cast`` runs everywhere, onnxruntime-web included.
 * ``int8`` (generator only): 8-bit dynamic quantisation of the weight MatMuls that cost least
-  accuracy, chosen by measurement, the rest in float; see ``cats.export.int8``.
+  accuracy, chosen by measurement, the rest in float; see ``cats.export.int8``. Built on request
+  only (``--precision fp32,fp16,int8``): no client loads it by default (docs/export.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 PRECISIONS = ("fp32", "fp16", "int8")
+SERVED = ("fp32", "fp16")  # what `python export.py` builds by default: what the clients load (docs/export.md)
 FP16_MIN_ELEMENTS = 16  # tiny tensors (scalars, shapes) are not worth a Cast
 FP16_MAX = 65504.0
 

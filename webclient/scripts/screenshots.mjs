@@ -8,19 +8,29 @@
  * each tab once — generate; classify the photo; blend, then restyle the photo; compare backends — and writes
  * generate.png, classify.png, design.png and compare.png into DIR. Every wait is on a condition in the page,
  * with a timeout.
+ *
+ *   node scripts/screenshots.mjs --web [--out DIR]     (after `npm run build`; DIR defaults to docs/screenshots)
+ *
+ * tours the web client instead, served by `vite preview` from dist/: web-desktop.png is the first 1280x900 screen
+ * after one Generate, web-desktop-photo.png the whole page after a photo of a generated cat is classified and
+ * restyled, web-phone.png the whole page at 390 px after Generate and a real photo (an unfamiliar one).
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { launchBrowser } from './browser.mjs';
+import { launchBrowser, ROOT, startPreview } from './browser.mjs';
 
 const WIDTH = 1280;
 const HEIGHT = 900;
 
 const { values: opts } = parseArgs({
-  options: { url: { type: 'string' }, photo: { type: 'string' }, out: { type: 'string' } },
+  options: { url: { type: 'string' }, photo: { type: 'string' }, out: { type: 'string' }, web: { type: 'boolean' } },
   strict: true,
 });
+if (opts.web) {
+  await webTour(resolve(opts.out ?? join(ROOT, '..', 'docs', 'screenshots')));
+  process.exit(0);
+}
 for (const name of ['url', 'photo', 'out']) {
   if (!opts[name]) throw new Error(`--${name} is required: node scripts/screenshots.mjs --url URL --photo PNG --out DIR`);
 }
@@ -95,4 +105,70 @@ try {
   await screenshot(page, 'compare.png');
 } finally {
   await chrome.close();
+}
+
+/** The web client's tour (--web): see the header. */
+async function webTour(dir) {
+  mkdirSync(dir, { recursive: true });
+  const server = await startPreview();
+  const chrome = await launchBrowser({ extraArgs: ['--hide-scrollbars'] });
+  const shot = async (page, name, fullPage) => {
+    await page.waitForTimeout(300); // let the layout settle
+    const path = join(dir, name);
+    await page.screenshot({ path, fullPage });
+    console.log(`wrote ${path} (${statSync(path).size.toLocaleString('en')} bytes)`);
+  };
+  const open = async (width, height) => {
+    const context = await chrome.browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => { throw e; });
+    await page.goto(server.url);
+    await page.waitForSelector('[data-testid="generate"]:not([disabled])', { timeout: 200_000 });
+    return page;
+  };
+  const generate = async (page) => {
+    await page.getByTestId('generate').click();
+    await page.waitForSelector('[data-testid="download-1"]', { timeout: 200_000 });
+  };
+  const thumbnails = (page) => page.waitForFunction(() => document.querySelectorAll('.thumb img').length === 12
+    && [...document.querySelectorAll('.thumb img')].every((i) => i.complete), undefined, { timeout: 400_000, polling: 500 });
+  const uploadAndRestyle = async (page, png) => {
+    await page.getByTestId('upload').setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: png });
+    await page.waitForSelector('[data-testid="verdict"]', { timeout: 200_000 });
+    await page.getByTestId('restyle').click();
+    await page.waitForSelector('[data-testid="restyle-download"]', { timeout: 200_000 });
+  };
+  try {
+    const desk = await open(1280, 900);
+    await pickBreed(desk, 'Siamese');
+    await generate(desk);
+    await thumbnails(desk);
+    await shot(desk, 'web-desktop.png', false);
+    // The generated Siamese as a visitor's file, restyled into a Persian.
+    const href = await desk.getByTestId('download-1').getAttribute('href');
+    await pickBreed(desk, 'Persian');
+    await uploadAndRestyle(desk, Buffer.from(href.split(',')[1], 'base64'));
+    await shot(desk, 'web-desktop-photo.png', true);
+
+    const phone = await open(390, 844);
+    await generate(phone);
+    await thumbnails(phone);
+    const photo = JSON.parse(readFileSync(join(ROOT, 'tests', 'fixtures', 'photo.json'), 'utf8'));
+    const png = await phone.evaluate((p) => {
+      const c = document.createElement('canvas');
+      c.width = p.width;
+      c.height = p.height;
+      c.getContext('2d').putImageData(new ImageData(Uint8ClampedArray.from(p.rgba), p.width, p.height), 0, 0);
+      return c.toDataURL('image/png').split(',')[1];
+    }, photo);
+    await uploadAndRestyle(phone, Buffer.from(png, 'base64'));
+    await shot(phone, 'web-phone.png', true);
+  } finally {
+    await chrome.close();
+    await server.close();
+  }
+}
+
+async function pickBreed(page, breed) {
+  await page.getByRole('radio', { name: breed, exact: true }).check();
 }

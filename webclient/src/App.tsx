@@ -1,206 +1,223 @@
-/** The page: renders useCats state and calls its actions; no model math here. */
+/**
+ * The page: the settings' state, the share link in the address bar, and the layout. The hooks own the worker,
+ * the runs and the answers; the components render them. No model math here.
+ */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { AboutPanel } from './components/AboutPanel';
+import { AdvancedSettings, type SettingsValues } from './components/AdvancedSettings';
 import { BlendControls } from './components/BlendControls';
 import { BreedPicker } from './components/BreedPicker';
-import { ClassifyResult } from './components/ClassifyResult';
-import { Dashboard } from './components/Dashboard';
 import { GraphSwitch } from './components/GraphSwitch';
 import { LoadStatus } from './components/LoadStatus';
-import { TensorCanvas } from './components/TensorCanvas';
-import { UploadArea } from './components/UploadArea';
-import { useCats, type Graph } from './hooks/useCats';
-import { UNFAMILIAR, verdictReason } from './lib/classify';
-import { tensorToDataUrl } from './lib/canvas';
+import { PhotoPanel } from './components/PhotoPanel';
+import { ResultArea } from './components/ResultArea';
+import { useClassification } from './hooks/useClassification';
+import { useGeneration } from './hooks/useGeneration';
+import { useModelWorker } from './hooks/useModelWorker';
+import { useThumbnails } from './hooks/useThumbnails';
+import { isSynthcats } from './lib/classify';
 import type { Selection } from './lib/conditioning';
 import type { PageConfig } from './lib/config';
-import { fastStepCounts } from './lib/manifest';
+import { fastStepCounts, type Manifest } from './lib/manifest';
 import { randomSeed } from './lib/rng';
+import { parseShare, shareQuery, SHARE_KEYS, type Mode, type ShareSettings } from './lib/share';
 import { installTestHook } from './testHook';
 
-const MAX_STEPS = 50;
+/** The download the load makes: the chosen generator variant and the classifier's default. */
+function loadBytes(m: Manifest | null, variant: string | undefined): number | null {
+  if (!m) return null;
+  const gen = m.generator.variants[variant ?? m.generator.default_variant] ?? m.generator.variants[m.generator.default_variant];
+  const cls = m.classifier ? m.classifier.variants[m.classifier.default_variant] : undefined;
+  return (gen?.bytes ?? 0) + (cls?.bytes ?? 0);
+}
+
+/** The weights in one plain sentence, the only place the page says what they were trained on. */
+function WeightsNote({ manifest }: { manifest: Manifest }) {
+  const w = manifest.weights;
+  return (
+    <p className="note" data-testid="weights-note">
+      {isSynthcats(w.trained_on)
+        ? 'These are small demo weights, trained on SynthCats: simple drawn cats of the 12 breeds, never photos. '
+          + 'They draw in that style, and a photo of a real cat looks unfamiliar to them.'
+        : `Weights: ${w.name}${w.trained_on ? `, trained on ${w.trained_on}` : ''}.`}
+    </p>
+  );
+}
 
 export function App({ config }: { config: PageConfig }) {
-  const cats = useCats(config);
-  const { manifest, load, busy, setLive } = cats;
-  const catsRef = useRef(cats);
-  catsRef.current = cats;
-  useEffect(() => { if (config.testHook) installTestHook(() => catsRef.current); }, [config.testHook]);
+  const worker = useModelWorker(config);
+  const generation = useGeneration(worker);
+  const classification = useClassification(worker);
+  const thumbnails = useThumbnails(worker, config);
+  const { manifest, load } = worker;
+  const { setLive } = generation;
+  const hooksRef = useRef({ worker, generation, classification });
+  hooksRef.current = { worker, generation, classification };
+  useEffect(() => { if (config.testHook) installTestHook(() => hooksRef.current); }, [config.testHook]);
 
   const [breed, setBreed] = useState(0);
   const [blendOn, setBlendOn] = useState(false);
   const [blend, setBlend] = useState<number[]>([]);
-  const [steps, setSteps] = useState<number | null>(null);
-  const [guidance, setGuidance] = useState<number | null>(null);
-  const [seed, setSeed] = useState(0);
+  const [values, setValues] = useState<SettingsValues | null>(null);
   const [upload, setUpload] = useState<File | null>(null);
   const [strength, setStrength] = useState(0.6);
-  const [graph, setGraph] = useState<Graph>('quality');
-  const [fastSteps, setFastSteps] = useState<number | null>(null);
+  const [mode, setMode] = useState<Mode>('quality');
   const [live, setLiveOn] = useState(false);
+  const [notices, setNotices] = useState<string[]>([]);
+  const [autoRun, setAutoRun] = useState(false);
 
-  // Defaults come from the manifest once it arrives.
+  // Defaults from the manifest, then what a share link in the address sets (once, when the manifest first arrives).
+  const shareRead = useRef(false);
   useEffect(() => {
     if (!manifest) return;
-    setSteps((s) => s ?? manifest.generator.defaults.num_inference_steps);
-    setGuidance((g) => g ?? manifest.generator.defaults.guidance_scale);
-    setFastSteps((s) => s ?? manifest.generator_fast?.defaults.num_inference_steps ?? null);
+    const d = manifest.generator.defaults;
+    const fastCounts = fastStepCounts(manifest);
     setBlend((b) => (b.length === manifest.breeds.length ? b : manifest.breeds.map((_, i) => (i < 2 ? 0.5 : 0))));
+    setValues((v) => v ?? {
+      steps: d.num_inference_steps, guidance: d.guidance_scale, seed: 0, count: 1,
+      fastSteps: manifest.generator_fast?.defaults.num_inference_steps ?? null,
+    });
+    if (shareRead.current) return;
+    shareRead.current = true;
+    const q = new URLSearchParams(window.location.search);
+    if (!SHARE_KEYS.some((k) => q.has(k))) return;
+    const { values: s, notices: n } = parseShare(window.location.search, manifest.breeds, fastCounts);
+    setNotices(n);
+    if (s.selection?.kind === 'breed') setBreed(s.selection.breed);
+    if (s.selection?.kind === 'blend') setBlend(s.selection.weights);
+    if (s.selection) setBlendOn(s.selection.kind === 'blend');
+    if (s.mode) setMode(s.mode);
+    setValues((v) => v && {
+      ...v,
+      seed: s.seed ?? v.seed,
+      guidance: s.guidance ?? v.guidance,
+      steps: s.mode !== 'fast' && s.steps !== undefined ? s.steps : v.steps,
+      fastSteps: s.mode === 'fast' && s.steps !== undefined ? s.steps : v.fastSteps,
+    });
+    setAutoRun(true); // a link opens on its cat
   }, [manifest]);
 
   const selection: Selection = blendOn ? { kind: 'blend', weights: blend } : { kind: 'breed', breed };
-  const ready = load.status === 'ready' && steps !== null && guidance !== null;
-  const running = busy === 'generate' || busy === 'restyle';
+  const ready = load.status === 'ready' && values !== null;
+  const genBusy = generation.busy !== null;
   const fastCounts = manifest ? fastStepCounts(manifest) : [];
-  const fast = graph === 'fast' && fastSteps !== null;
+  const fast = mode === 'fast' && values?.fastSteps != null;
+  const change = useCallback((v: Partial<SettingsValues>) => setValues((old) => old && { ...old, ...v }), []);
 
-  // Live: every change of the settings goes to the hook's scheduler, which runs the newest when it may.
-  const liveOn = live && ready && fastSteps !== null;
+  // Live: every change of the settings goes to the generation hook's scheduler, which runs the newest when it may.
+  const liveOn = live && ready && values?.fastSteps != null;
+  const liveSteps = values?.fastSteps ?? null;
+  const seed = values?.seed ?? 0;
   useEffect(() => {
-    if (!liveOn) setLive(null);
-    else setLive({ selection: blendOn ? { kind: 'blend', weights: blend } : { kind: 'breed', breed }, steps: fastSteps, seed });
-  }, [liveOn, blendOn, blend, breed, fastSteps, seed, setLive]);
+    if (!liveOn || liveSteps === null) setLive(null);
+    else setLive({ selection: blendOn ? { kind: 'blend', weights: blend } : { kind: 'breed', breed }, steps: liveSteps, seed });
+  }, [liveOn, blendOn, blend, breed, liveSteps, seed, setLive]);
 
-  const chooseGraph = (g: Graph) => {
-    setGraph(g);
-    if (g === 'quality') setLiveOn(false); // Live runs the fast graph only
+  const chooseMode = (m: Mode) => {
+    setMode(m);
+    if (m === 'quality') setLiveOn(false); // Live runs the fast graph only
   };
   const chooseLive = (on: boolean) => {
     setLiveOn(on);
-    if (on) setGraph('fast');
+    if (on) setMode('fast');
   };
   const generate = (s = seed) => {
-    if (!ready) return;
-    if (fast) void cats.generate({ graph: 'fast', selection, steps: fastSteps, seed: s });
-    else void cats.generate({ selection, steps, guidance, seed: s });
+    if (!ready || !values) return;
+    if (fast && values.fastSteps !== null) void generation.generate({ graph: 'fast', selection, steps: values.fastSteps, seed: s }, values.count);
+    else void generation.generate({ selection, steps: values.steps, guidance: values.guidance, seed: s }, values.count);
   };
-  const newNoise = () => {
+  useEffect(() => {
+    if (!autoRun || !ready) return;
+    setAutoRun(false);
+    generate(); // the settings the link set are in this render's state
+  }, [autoRun, ready]); // once, when the link was read and the models are ready
+  const newSeed = () => {
     const s = randomSeed();
-    setSeed(s);
+    change({ seed: s });
     if (!live) generate(s); // Live regenerates on the seed change by itself
   };
   const onFile = useCallback((f: File) => {
     setUpload(f);
-    void catsRef.current.classify(f);
+    hooksRef.current.generation.clearRestyle(); // the last restyle was of another photo
+    void hooksRef.current.classification.classify(f);
   }, []);
   const restyle = () => {
-    if (ready && upload) void cats.restyle({ selection, steps, guidance, seed, image: upload, strength });
+    if (ready && values && upload) {
+      void generation.restyle({ selection, steps: values.steps, guidance: values.guidance, seed, image: upload, strength });
+    }
   };
 
-  const size = manifest?.generator.image_size ?? 64;
-  const downloadUrl = useMemo(() => (cats.result ? tensorToDataUrl(cats.result.image, size) : null), [cats.result, size]);
-  const shown = running ? cats.preview?.sample ?? null : cats.result?.image ?? cats.preview?.sample ?? null;
-  const liveBusy = cats.live !== null && (cats.live.inFlight !== null || cats.live.pending);
-  const progressText = running && cats.preview ? `step ${cats.preview.index + 1} / ${cats.preview.total}`
-    : live ? `Live: ${liveBusy ? 'updating…' : 'up to date'}` : '';
+  // The address bar names the cat on screen: breed or blend, seed, mode, steps, guidance (src/lib/share.ts).
+  const shown = generation.images[0];
+  const breeds = manifest?.breeds ?? [];
+  const shareUrl = useMemo(() => {
+    if (!shown) return null;
+    const u = new URL(window.location.href);
+    u.search = shareQuery(shown.settings as ShareSettings, breeds, u.search);
+    return u.href;
+  }, [shown, breeds]);
+  useEffect(() => {
+    if (!shareUrl || shareUrl === window.location.href) return undefined;
+    const t = setTimeout(() => window.history.replaceState(null, '', shareUrl), 250); // at most a few writes a second
+    return () => clearTimeout(t);
+  }, [shareUrl]);
+
+  const target = blendOn ? 'the blend' : breeds[breed] ?? 'a breed';
+  const restyleNote = live ? 'Switch Live off to restyle.'
+    : mode === 'fast' && values ? `Restyle uses quality mode (${values.steps} steps, guidance ${values.guidance.toFixed(1)}).` : null;
+  const variants = manifest ? Object.keys(manifest.generator.variants) : [];
 
   return (
     <div className="app">
       <header>
         <h1>tiny-cats</h1>
-        <p className="tagline">Generate a cat of a chosen breed, or ask which breed your cat is — all in your browser.</p>
-        {manifest ? (
-          <p className="note" data-testid="weights-note">
-            Bundled weights: <strong>{manifest.weights.name}</strong>
-            {manifest.weights.trained_on ? ` — trained on ${manifest.weights.trained_on}` : ''}.
-            {manifest.weights.name.toLowerCase().includes('synthcats')
-              ? ' These are demo weights trained on SynthCats, procedurally drawn cats, not photos.' : ''}
-          </p>
-        ) : null}
+        <p className="tagline">Draw a cat of a chosen breed, or ask which breed your cat is — all in your browser.</p>
+        {manifest ? <WeightsNote manifest={manifest} /> : null}
       </header>
-      <LoadStatus load={load} onRetry={cats.retry} />
+      {notices.length > 0 ? (
+        <div className="notice" role="status" data-testid="share-notice">
+          {notices.map((n) => <p key={n}>{n}</p>)}
+        </div>
+      ) : null}
+      <LoadStatus load={load} onRetry={worker.retry} totalBytes={loadBytes(manifest, worker.variant)} />
 
       <main>
         <section className="panel generate" aria-labelledby="gen-h">
-          <h2 id="gen-h">Generate</h2>
-          {manifest ? (
-            <BreedPicker breeds={manifest.breeds} thumbnails={cats.thumbnails} value={breed} onChange={setBreed} disabled={blendOn} />
-          ) : <div className="breeds placeholder" />}
-          {manifest ? (
-            <BlendControls breeds={manifest.breeds} enabled={blendOn} weights={blend} onEnabled={setBlendOn} onChange={setBlend} />
-          ) : null}
-          <GraphSwitch graph={graph} onGraph={chooseGraph} live={live} onLive={chooseLive} fastCounts={fastCounts}
-            qualitySteps={manifest?.generator.defaults.num_inference_steps ?? null} />
-          <div className="controls">
-            {fast ? (
-              <fieldset className="segmented fast-steps">
-                <legend>Steps <output data-testid="fast-steps-value">{fastSteps}</output></legend>
-                {fastCounts.map((n) => (
-                  <label key={n}>
-                    <input type="radio" name="fast-steps" value={n} checked={fastSteps === n} onChange={() => setFastSteps(n)}
-                      data-testid={`fast-steps-${n}`} />
-                    <span>{n}</span>
-                  </label>
-                ))}
-              </fieldset>
-            ) : (
-              <label>Steps <output data-testid="steps-value">{steps ?? ''}</output>
-                <input type="range" min={1} max={MAX_STEPS} value={steps ?? 1} data-testid="steps"
-                  onChange={(e) => setSteps(Number(e.target.value))} />
-              </label>
-            )}
-            <label>Guidance <output>{fast ? 'baked in' : guidance?.toFixed(1) ?? ''}</output>
-              <input type="range" min={1} max={10} step={0.1} value={fast ? manifest?.generator_fast?.guidance.baked_in ?? 1 : guidance ?? 1}
-                disabled={fast} data-testid="guidance" onChange={(e) => setGuidance(Number(e.target.value))} />
-            </label>
-            <label>Seed
-              <input type="number" min={0} max={4294967295} value={seed} data-testid="seed"
-                onChange={(e) => setSeed(Math.max(0, Math.min(4294967295, Math.trunc(Number(e.target.value) || 0))))} />
-            </label>
-            <div className="buttons">
-              <button type="button" onClick={() => generate()} disabled={!ready || busy !== null || live} data-testid="generate">Generate</button>
-              <button type="button" onClick={newNoise} disabled={!ready || busy !== null}>New noise</button>
-              <button type="button" onClick={cats.cancel} disabled={!running}>Stop</button>
+          <h2 id="gen-h" className="visually-hidden">Generate</h2>
+          <div className="gen-grid">
+            <div className="gen-controls">
+              {manifest ? (
+                <BreedPicker breeds={manifest.breeds} thumbnails={thumbnails} value={breed} onChange={setBreed} disabled={blendOn} />
+              ) : <div className="breeds placeholder" />}
+              {manifest ? (
+                <BlendControls breeds={manifest.breeds} enabled={blendOn} weights={blend} onEnabled={setBlendOn} onChange={setBlend} />
+              ) : null}
+              <GraphSwitch graph={mode} onGraph={chooseMode} live={live} onLive={chooseLive} fastCounts={fastCounts}
+                qualitySteps={manifest?.generator.defaults.num_inference_steps ?? null} />
+              <div className="buttons main-actions">
+                <button type="button" className="primary" onClick={() => generate()} disabled={!ready || genBusy || live}
+                  data-testid="generate">Generate</button>
+                {generation.busy !== null ? (
+                  <button type="button" className="secondary" onClick={generation.cancel} data-testid="stop">Stop</button>
+                ) : null}
+              </div>
+              {values ? (
+                <AdvancedSettings mode={fast ? 'fast' : 'quality'} values={values} onChange={change} fastCounts={fastCounts}
+                  bakedIn={manifest?.generator_fast?.guidance.baked_in ?? null} onNewSeed={newSeed} disabled={!ready || genBusy}
+                  variants={variants} variant={worker.variant ?? manifest?.generator.default_variant ?? ''}
+                  onVariant={worker.setVariant} />
+              ) : null}
             </div>
-          </div>
-          {fast && manifest?.generator_fast ? (
-            <p className="note" data-testid="guidance-note">
-              The fast graph takes no guidance: the teacher&apos;s scale {manifest.generator_fast.guidance.baked_in.toFixed(1)} is
-              baked in.
-            </p>
-          ) : null}
-          <div className="canvases">
-            <TensorCanvas tensor={shown} size={size} label="Sample" testId="canvas-sample" />
-            <TensorCanvas tensor={running ? cats.preview?.predX0 ?? null : cats.result?.image ?? null} size={size}
-              label="Predicted clean image" testId="canvas-pred" />
-          </div>
-          <div className="run-status" aria-live="polite">
-            <span data-testid="run-progress">{progressText}</span>
-            {cats.runError ? <span className="error" role="alert" data-testid="run-error">{cats.runError}</span> : null}
-            {downloadUrl && !running ? (
-              <a className="button" href={downloadUrl} download={`tiny-cat-${cats.result?.kind}-${cats.result?.seed}.png`}
-                data-testid="download">Download PNG</a>
-            ) : null}
+            <ResultArea generation={generation} size={manifest?.generator.image_size ?? 64} count={values?.count ?? 1}
+              live={live} breeds={breeds} shareUrl={shareUrl} />
           </div>
         </section>
 
-        <section className="panel photo" aria-labelledby="photo-h">
-          <h2 id="photo-h">Your cat photo</h2>
-          <UploadArea file={upload} onFile={onFile} />
-          <ClassifyResult classifier={manifest?.classifier ?? undefined} result={cats.classification?.result ?? null}
-            error={cats.classifyError} busy={busy === 'classify'} trainedOn={manifest?.weights.trained_on} />
-          <div className="controls">
-            <label>Restyle strength <output>{strength.toFixed(2)}</output>
-              <input type="range" min={0} max={1} step={0.05} value={strength} data-testid="strength"
-                onChange={(e) => setStrength(Number(e.target.value))} />
-            </label>
-            <button type="button" onClick={restyle} disabled={!ready || !upload || busy !== null || live} data-testid="restyle">
-              Restyle into {blendOn ? 'the blend' : manifest?.breeds[breed] ?? 'a breed'}
-            </button>
-          </div>
-          {graph === 'fast' ? (
-            <p className="note" data-testid="restyle-note">
-              {live ? 'Switch Live off to restyle. ' : ''}Restyle runs the quality graph ({steps} steps, guidance {guidance?.toFixed(1)}).
-            </p>
-          ) : null}
-          {cats.classification?.result.verdict === UNFAMILIAR && manifest?.classifier ? (
-            <p className="warning" role="status" data-testid="restyle-warning">
-              This picture is unfamiliar to these weights; the restyle may not look like your cat.{' '}
-              {verdictReason(cats.classification.result, manifest.classifier, manifest.weights.trained_on)}
-            </p>
-          ) : null}
-        </section>
+        <PhotoPanel manifest={manifest} upload={upload} onFile={onFile} classification={classification} generation={generation}
+          loading={load.status === 'loading'} strength={strength} onStrength={setStrength}
+          canRestyle={ready && upload !== null && !genBusy && !live} onRestyle={restyle} target={target} restyleNote={restyleNote} />
 
-        <Dashboard load={load} stats={cats.stats} fastInfo={cats.fastInfo} fastMs={cats.fastMs} live={cats.live}
+        <AboutPanel manifest={manifest} load={load} generation={generation} classification={classification.classification}
           hasFast={fastCounts.length > 0} />
       </main>
     </div>

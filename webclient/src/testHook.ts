@@ -2,7 +2,12 @@
  * window.__cats, installed only with ?testhook=1: the end-to-end tests and the browser benchmark drive and read
  * the page through the same hook actions the buttons call (no second code path to the models).
  */
-import type { CatsApi, LiveReport, RunStats } from './hooks/useCats';
+import type { Classification } from './hooks/useClassification';
+import type { Generation, LiveReport, RunStats } from './hooks/useGeneration';
+import type { ModelWorker } from './hooks/useModelWorker';
+
+/** The page's hooks, as the buttons use them. */
+export interface Hooks { worker: ModelWorker; generation: Generation; classification: Classification }
 
 /** A generation as the page's buttons would ask for it; the fast graph takes no guidance. */
 export type HookGenerate = { breed?: number; blend?: number[]; steps: number; seed: number }
@@ -14,6 +19,7 @@ export interface TestHook {
   state(): {
     status: string; provider: string | null; threads: number | null; loadMs: number | null; fromCache: boolean | null;
     downloadMs: number | null; sessionMs: number | null; fallbackReason: string | null;
+    /** 'generate' | 'restyle' while a run goes, else 'classify' while a photo is looked at, else null. */
     busy: string | null; loadError: string | null; runError: string | null; classifyError: string | null;
     hasFast: boolean; fastVariant: string | null;
   };
@@ -35,41 +41,42 @@ declare global {
   interface Window { __cats?: TestHook }
 }
 
-export function installTestHook(api: () => CatsApi): void {
+export function installTestHook(hooks: () => Hooks): void {
   let seen: unknown = null;
   let runs = 0;
   window.__cats = {
     runs: () => {
-      const r = api().result;
+      const r = hooks().generation.last;
       if (r && r !== seen) { seen = r; runs += 1; }
       return runs;
     },
-    setNoise: (values) => api().setNoiseOverride(values ? Float32Array.from(values) : null),
+    setNoise: (values) => hooks().generation.setNoiseOverride(values ? Float32Array.from(values) : null),
     state: () => {
-      const a = api();
+      const { worker: { load, manifest }, generation: g, classification: c } = hooks();
       return {
-        status: a.load.status, provider: a.load.info?.provider ?? null, threads: a.load.info?.threads ?? null,
-        loadMs: a.load.info?.loadMs ?? null, fromCache: a.load.info?.fromCache ?? null, busy: a.busy,
-        downloadMs: a.load.info?.downloadMs ?? null, sessionMs: a.load.info?.sessionMs ?? null,
-        fallbackReason: a.load.info?.fallbackReason ?? null,
-        loadError: a.load.error?.message ?? null, runError: a.runError, classifyError: a.classifyError,
-        hasFast: Boolean(a.manifest?.generator_fast), fastVariant: a.fastInfo?.variant ?? null,
+        status: load.status, provider: load.info?.provider ?? null, threads: load.info?.threads ?? null,
+        loadMs: load.info?.loadMs ?? null, fromCache: load.info?.fromCache ?? null,
+        busy: g.busy ?? (c.busy ? 'classify' : null),
+        downloadMs: load.info?.downloadMs ?? null, sessionMs: load.info?.sessionMs ?? null,
+        fallbackReason: load.info?.fallbackReason ?? null,
+        loadError: load.error?.message ?? null, runError: g.runError, classifyError: c.error,
+        hasFast: Boolean(manifest?.generator_fast), fastVariant: g.fastInfo?.variant ?? null,
       };
     },
-    lastImage: () => { const r = api().result; return r ? Array.from(r.image) : null; },
-    lastStats: () => api().stats,
-    lastRequestId: () => api().result?.requestId ?? null,
-    live: () => api().liveReport(),
-    fastMs: () => api().fastMs,
+    lastImage: () => { const r = hooks().generation.last; return r ? Array.from(r.image) : null; },
+    lastStats: () => hooks().generation.stats,
+    lastRequestId: () => hooks().generation.last?.requestId ?? null,
+    live: () => hooks().generation.liveReport(),
+    fastMs: () => hooks().generation.fastMs,
     lastClassification: () => {
-      const c = api().classification;
+      const c = hooks().classification.classification;
       return c ? { verdict: c.result.verdict, probabilities: c.result.probabilities, oodScore: c.result.oodScore, input: Array.from(c.input) } : null;
     },
     generate: async (o) => {
       const selection = o.blend ? { kind: 'blend' as const, weights: o.blend } : { kind: 'breed' as const, breed: o.breed ?? 0 };
-      const r = await api().generate(o.graph === 'fast'
+      const r = (await hooks().generation.generate(o.graph === 'fast'
         ? { graph: 'fast', selection, steps: o.steps, seed: o.seed }
-        : { selection, steps: o.steps, guidance: o.guidance, seed: o.seed });
+        : { selection, steps: o.steps, guidance: o.guidance, seed: o.seed }))?.[0];
       return r ? { image: Array.from(r.image), stats: r.stats } : null;
     },
   };

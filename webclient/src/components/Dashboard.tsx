@@ -1,4 +1,5 @@
-import type { LoadState, RunStats } from '../hooks/useCats';
+import type { RunStats } from '../hooks/useGeneration';
+import type { LoadState } from '../hooks/useModelWorker';
 import type { LiveStats } from '../lib/live';
 import type { FastLoadedInfo } from '../lib/protocol';
 
@@ -43,14 +44,14 @@ export function Dashboard({ load, stats, fastInfo, fastMs, live, hasFast }: {
     ['live', 'Live', live ? `${live.changes} changes, ${live.shown} shown, ${live.dropped} dropped` : '–'],
   ];
   return (
-    <section className="dashboard" aria-label="Performance">
-      <h2>Dashboard</h2>
+    <section className="dashboard" aria-labelledby="dash-h">
+      <h3 id="dash-h">How it runs</h3>
       <dl>
         {rows.map(([key, label, value]) => (
           <div key={key}><dt>{label}</dt><dd data-testid={`dash-${key}`}>{value}</dd></div>
         ))}
       </dl>
-      {info?.fallbackReason ? <p className="note" data-testid="fallback">WASM because: {info.fallbackReason}</p> : null}
+      {info?.fallbackReason ? <p className="note" data-testid="fallback">Running on WASM because: {info.fallbackReason}</p> : null}
     </section>
   );
 }

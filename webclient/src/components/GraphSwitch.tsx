@@ -1,11 +1,11 @@
-import type { Graph } from '../hooks/useCats';
+import type { Mode } from '../lib/share';
 
 /**
  * Quality (the guided step graph) or fast (the few-step graph), and the Live toggle, which runs the fast graph on
  * every change. Without a few-step graph in the export both fast choices are off, and a line says why.
  */
 export function GraphSwitch({ graph, onGraph, live, onLive, fastCounts, qualitySteps }: {
-  graph: Graph; onGraph: (g: Graph) => void; live: boolean; onLive: (on: boolean) => void;
+  graph: Mode; onGraph: (g: Mode) => void; live: boolean; onLive: (on: boolean) => void;
   /** The few-step graph's step counts ([] when the export has none). */
   fastCounts: number[]; qualitySteps: number | null;
 }) {

@@ -1,7 +1,10 @@
 import { useEffect, useRef } from 'react';
 import { drawTensor } from '../lib/canvas';
 
-/** A fixed-size box (no layout shift) showing a CHW tensor, drawn at model resolution and scaled by CSS. */
+/**
+ * A CHW tensor drawn at model resolution and scaled by CSS with crisp (nearest-neighbour) upscaling: every square
+ * on screen is one pixel the model made; smooth scaling would blur them into detail the model never drew.
+ */
 export function TensorCanvas({ tensor, size, label, testId }: {
   tensor: Float32Array | null; size: number; label: string; testId: string;
 }) {
@@ -13,10 +16,7 @@ export function TensorCanvas({ tensor, size, label, testId }: {
     else canvas.getContext('2d')?.clearRect(0, 0, canvas.width, canvas.height);
   }, [tensor, size]);
   return (
-    <figure className="tensor">
-      <canvas ref={ref} width={size} height={size} role="img" aria-label={label} data-testid={testId}
-        data-ready={tensor ? 'true' : 'false'} />
-      <figcaption>{label}</figcaption>
-    </figure>
+    <canvas ref={ref} className="tensor" width={size} height={size} role="img" aria-label={label} data-testid={testId}
+      data-ready={tensor ? 'true' : 'false'} />
   );
 }

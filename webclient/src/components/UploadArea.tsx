@@ -1,8 +1,7 @@
 import { useEffect, useState } from 'react';
 
-/** File picker, drag-and-drop and paste; shows the chosen picture in a fixed-size box. */
-export function UploadArea({ file, onFile }: { file: File | null; onFile: (f: File) => void }) {
-  const [url, setUrl] = useState<string | null>(null);
+/** File picker, drag-and-drop and paste. */
+export function UploadArea({ onFile }: { onFile: (f: File) => void }) {
   const [over, setOver] = useState(false);
   useEffect(() => {
     const onPaste = (e: ClipboardEvent) => {
@@ -12,12 +11,6 @@ export function UploadArea({ file, onFile }: { file: File | null; onFile: (f: Fi
     window.addEventListener('paste', onPaste);
     return () => window.removeEventListener('paste', onPaste);
   }, [onFile]);
-  useEffect(() => {
-    if (!file) return undefined;
-    const u = URL.createObjectURL(file);
-    setUrl(u);
-    return () => URL.revokeObjectURL(u);
-  }, [file]);
   return (
     <div className={`drop${over ? ' over' : ''}`}
       onDragOver={(e) => { e.preventDefault(); setOver(true); }}
@@ -34,10 +27,27 @@ export function UploadArea({ file, onFile }: { file: File | null; onFile: (f: Fi
           onChange={(e) => { const f = e.target.files?.[0]; if (f) onFile(f); e.target.value = ''; }} />
       </label>
       <p className="hint">…or drop it here, or paste it (Ctrl+V).</p>
-      <div className="upload-preview">
-        {url ? <img src={url} alt="your upload" onError={(e) => { e.currentTarget.style.visibility = 'hidden'; }}
-          onLoad={(e) => { e.currentTarget.style.visibility = 'visible'; }} /> : null}
-      </div>
+    </div>
+  );
+}
+
+/** The chosen picture; hidden when the browser cannot show it (the classifier's error then says why). */
+export function UploadPreview({ file }: { file: File | null }) {
+  const [url, setUrl] = useState<string | null>(null);
+  useEffect(() => {
+    if (!file) {
+      setUrl(null);
+      return undefined;
+    }
+    const u = URL.createObjectURL(file);
+    setUrl(u);
+    return () => URL.revokeObjectURL(u);
+  }, [file]);
+  return (
+    <div className="upload-preview">
+      {url ? <img src={url} alt="your upload" data-testid="upload-preview"
+        onError={(e) => { e.currentTarget.style.visibility = 'hidden'; }}
+        onLoad={(e) => { e.currentTarget.style.visibility = 'visible'; }} /> : null}
     </div>
   );
 }

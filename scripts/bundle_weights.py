@@ -68,10 +68,14 @@ def main(argv=None) -> Path:
                            default_num_inference_steps=pipe.config.default_num_inference_steps,
                            trained_on=args.trained_on)
     out = bundled_pipeline(args.name)
+    kept = keep_fast(out) if args.fast is None else None  # the bundled student stays unless --fast replaces it
     if out.exists():
         shutil.rmtree(out)
     bundled.save_pretrained(out)
     provenance = {}
+    if kept is not None:
+        restore_fast(kept, out)
+        provenance["fast"] = kept["provenance"]
     for role, run_dir in (("generator", args.generator.parent), ("classifier", args.classifier.parent)):
         for name in ("config.json", "metrics.json"):
             if (run_dir / name).is_file():
@@ -80,6 +84,28 @@ def main(argv=None) -> Path:
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"wrote {out} ({size / 1e6:.1f} MB)")
     return add_fast(args.fast, out, parser) if args.fast else out
+
+
+def keep_fast(out: Path) -> dict | None:
+    """The bundled few-step student of ``out`` (its files, guidance and provenance), held in memory, or None."""
+    student = out / "fast_transformer"
+    if not student.is_dir():
+        return None
+    index = json.loads((out / "model_index.json").read_text())
+    provenance = json.loads((out / "training.json").read_text()) if (out / "training.json").is_file() else {}
+    return {"files": {p.name: p.read_bytes() for p in student.iterdir() if p.is_file()},
+            "guidance": index.get("fast_guidance_scale"), "provenance": provenance.get("fast", {})}
+
+
+def restore_fast(kept: dict, out: Path) -> None:
+    """Put a student held by ``keep_fast`` back into a freshly written bundle, byte for byte."""
+    (out / "fast_transformer").mkdir()
+    for name, data in kept["files"].items():
+        (out / "fast_transformer" / name).write_bytes(data)
+    index = json.loads((out / "model_index.json").read_text())
+    index.update(fast_transformer=["cats.models.dit", "CatDiT"], fast_guidance_scale=kept["guidance"])
+    (out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    print(f"kept the bundled few-step student in {out} (replace it with --fast RUN_DIR)")
 
 
 def add_fast(run_dir: Path, out: Path, parser) -> Path:

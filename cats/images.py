@@ -78,7 +78,7 @@ def _open(source) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageInputError(too_many_pixels(name, _bomb_pixels(exc))) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ImageInputError(f"{name} is not an image Pillow can read (JPEG, PNG, WebP, GIF, BMP, TIFF)") from exc
+        raise ImageInputError(f"{name} is not an image this app can read: upload a JPEG, PNG, WebP, GIF, BMP or TIFF image") from exc
     return img
 
 

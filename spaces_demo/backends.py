@@ -8,14 +8,20 @@ the pipeline. Two things are decided here once for every backend:
   noise the web client draws for the same seed, so a seed names one cat on every backend and in the
   browser (and a side-by-side comparison starts each backend from the same noise);
 * a backend is loaded on first use (torch is a slow import; a visitor who stays on ONNX never pays
-  for it) and one lock serialises its calls (a diffusers scheduler keeps per-call state).
+  for it) and one lock serialises its calls (a diffusers scheduler keeps per-call state);
+* what the UI needs to know about the weights (defaults, the fast mode's step counts, whether there
+  is a classifier, what they were trained on) is read once, from the export's manifest or the
+  pipeline's ``model_index.json``, into a ``Facts`` — never by loading the pipeline.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +40,75 @@ def to_images(batch) -> list[Image.Image]:
     return [from_model_array(x) for x in np.asarray(batch)]
 
 
-class Backend:
+@dataclass(frozen=True)
+class Facts:
+    """What the demo knows about one backend's weights, read once from their files."""
+
+    trained_on: str | None  # what the weights learned from (shown in About)
+    steps: int  # the default number of steps (quality mode)
+    guidance: float  # the default guidance scale (quality mode)
+    image_size: int  # the generator's image side, in pixels
+    has_classifier: bool
+    fast_steps: tuple[int, ...] = ()  # the few-step student's step counts; () when the weights have none
+    fast_default: int | None = None  # its default step count
+    fast_guidance: float | None = None  # the guidance baked into the student (its teacher's)
+
+    @property
+    def has_fast(self) -> bool:
+        return bool(self.fast_steps)
+
+
+def manifest_facts(manifest: dict) -> Facts:
+    """Facts of an ONNX export from its manifest.json (written by python export.py)."""
+    gen, fast = manifest["generator"], manifest.get("generator_fast") or {}
+    return Facts(trained_on=(manifest.get("weights") or {}).get("trained_on"),
+                 steps=int(gen["defaults"]["num_inference_steps"]),
+                 guidance=float(gen["defaults"]["guidance_scale"]),
+                 image_size=int(gen["image_size"]), has_classifier=bool(manifest.get("classifier")),
+                 fast_steps=tuple(sorted(int(n) for n in fast.get("scheduler", {}).get("sigmas", {}))),
+                 fast_default=int(fast["defaults"]["num_inference_steps"]) if fast else None,
+                 fast_guidance=(fast.get("guidance") or {}).get("baked_in"))
+
+
+def pipeline_facts(model_dir: Path) -> Facts:
+    """Facts of a CatsPipeline directory from model_index.json and the transformer's config.json."""
+    index = _read_json(model_dir / "model_index.json")
+    config = _read_json(model_dir / "transformer" / "config.json")
+    fast = _component(index, "fast_transformer")
+    fast_steps: tuple[int, ...] = ()
+    if fast:  # torch imports: TorchBackend asks for its facts only when it is used
+        from cats.export.fast import FAST_STEPS  # the step counts the student is exported (and offered) for
+        from cats.pipeline import FAST_DEFAULT_STEPS  # what the pipeline uses when its config has no value
+
+        fast_steps = tuple(FAST_STEPS)
+    return Facts(trained_on=index.get("trained_on"), steps=int(index["default_num_inference_steps"]),
+                 guidance=float(index["default_guidance_scale"]), image_size=int(config["sample_size"]),
+                 has_classifier=_component(index, "classifier"), fast_steps=fast_steps,
+                 fast_default=int(index.get("fast_default_steps", FAST_DEFAULT_STEPS)) if fast else None,
+                 fast_guidance=index.get("fast_guidance_scale") if fast else None)
+
+
+def _component(index: dict, name: str) -> bool:
+    """Whether model_index.json lists a saved component (save_pretrained writes [null, null] for none)."""
+    entry = index.get(name)
+    return bool(entry) and entry[0] is not None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"tiny-cats demo: cannot read {path}: {exc}") from None
+
+
+class Backend(ABC):
     """A pipeline loaded on first use, with one lock around each call.
 
-    Subclasses give ``_load()``; both pipelines take the same call (``seed=`` included).
+    Subclasses give ``_load()`` and ``copy()``; both pipelines take the same call (``seed=`` included).
     """
 
     label: str  # what the UI shows, e.g. "PyTorch" or "ONNX fp16"
+    facts: Facts  # read once from the weights' files
 
     def __init__(self) -> None:
         self._pipe = None
@@ -57,14 +125,13 @@ class Backend:
     def loaded(self) -> bool:
         return self._pipe is not None
 
+    @abstractmethod
     def _load(self):
-        raise NotImplementedError
+        """-> the pipeline (CatsPipeline or OnnxCatsPipeline)."""
 
-    @property
-    def image_size(self) -> int:
-        raise NotImplementedError
-
-    has_fast = False  # whether the weights hold a few-step student (mode="fast")
+    @abstractmethod
+    def copy(self) -> "Backend":
+        """The same weights with a pipeline and a lock of their own (background work that must not queue)."""
 
     def generate(self, breed, steps: int, guidance: float, sampler: str, seed: int, num_images: int,
                  on_step: StepFn | None = None, mode: str = "quality") -> list[Image.Image]:
@@ -119,6 +186,10 @@ class TorchBackend(Backend):
         super().__init__()
         self.model_dir = Path(model_dir)
 
+    @cached_property
+    def facts(self) -> Facts:
+        return pipeline_facts(self.model_dir)
+
     def _load(self):
         from cats.pipeline import CatsPipeline
 
@@ -126,19 +197,8 @@ class TorchBackend(Backend):
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
-    @property
-    def image_size(self) -> int:
-        return int(self.pipe.transformer.config.sample_size)
-
-    @property
-    def has_classifier(self) -> bool:
-        return getattr(self.pipe, "classifier", None) is not None
-
-    @property
-    def has_fast(self) -> bool:
-        """A few-step student in the weights (read from model_index.json: no need to load them)."""
-        entry = json.loads((self.model_dir / "model_index.json").read_text()).get("fast_transformer")
-        return bool(entry) and entry[0] is not None  # save_pretrained writes [null, null] for none
+    def copy(self) -> "TorchBackend":
+        return TorchBackend(self.model_dir)
 
 
 class OnnxBackend(Backend):
@@ -149,23 +209,15 @@ class OnnxBackend(Backend):
         self.manifest = manifest
         self.threads = threads
         self.label = f"ONNX {variant}"
+        self.facts = manifest_facts(manifest)
 
     def _load(self):
         from cats.onnx import OnnxCatsPipeline
 
         return OnnxCatsPipeline.from_dir(self.onnx_dir, variant=self.variant, threads=self.threads)
 
-    @property
-    def image_size(self) -> int:
-        return int(self.manifest["generator"]["image_size"])
-
-    @property
-    def has_classifier(self) -> bool:
-        return bool(self.manifest.get("classifier"))
-
-    @property
-    def has_fast(self) -> bool:
-        return bool(self.manifest.get("generator_fast"))
+    def copy(self) -> "OnnxBackend":
+        return OnnxBackend(self.onnx_dir, self.variant, self.manifest, self.threads)
 
 
 def onnx_variants(manifest: dict) -> list[str]:

@@ -8,8 +8,15 @@ through unchecked. ``DemoBlocks`` runs the app's own checks first, so every refu
 the app's words (``handlers.refuse``), and an image input only ever reaches a handler as a file
 Gradio received from a client upload or as inline ``data:`` bytes.
 
-``cache_lifespan`` removes the empty folders Gradio's ``delete_cache`` leaves behind (it deletes
-files, not the one folder per file it made).
+The private UI events (the breed picker, the mode switch, the page load) get the same treatment:
+event data the page never sends is refused in the app's words with one log line, not Gradio's
+wording or a traceback.
+
+``cache_lifespan`` keeps Gradio's cache folder clean: at start and then periodically it removes
+files older than the cache's age limit — also those an instance killed with ``kill -9`` left,
+which Gradio's own ``delete_cache`` never deletes (it only knows its own instance's files) — and
+the empty folders ``delete_cache`` leaves behind. ``remove_dead_downloads`` removes the download
+folders of demo processes that no longer run.
 """
 
 from __future__ import annotations
@@ -17,12 +24,16 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shutil
+import tempfile
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import gradio as gr
-from handlers import image_source, refuse
+from checks import refuse
+from handlers import DOWNLOAD_PREFIX
+from uploads import image_source
 
 
 class DemoBlocks(gr.Blocks):
@@ -57,14 +68,26 @@ class DemoBlocks(gr.Blocks):
             processed[i] = raw
         return processed
 
+    async def process_api(self, block_fn, inputs, *args, **kwargs):
+        fn = self.fns[block_fn] if isinstance(block_fn, int) else block_fn
+        try:
+            return await super().process_api(block_fn, inputs, *args, **kwargs)
+        except gr.Error:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            if fn.api_visibility != "private":  # a public endpoint's faults keep their traceback
+                raise
+            # A private UI event only ever gets what the page sends; anything else is a hand-made request.
+            raise refuse(f"this request is not one the page sends ({type(exc).__name__})") from None
+
 
 def _input_name(block) -> str:
     """How refusals name an input: the app's ``input_name`` for it, else its label, in lower case."""
     return getattr(block, "input_name", None) or str(getattr(block, "label", None) or type(block).__name__).lower()
 
 
-def prune_empty_dirs(root: Path, older_than_s: float) -> int:
-    """Remove empty folders below ``root`` last changed more than ``older_than_s`` ago -> how many.
+def prune_cache(root: Path, older_than_s: float) -> int:
+    """Remove files below ``root`` older than ``older_than_s``, then folders left empty -> how many entries.
 
     The age keeps a folder Gradio has just made (and is about to write into) from being removed.
     """
@@ -72,11 +95,17 @@ def prune_empty_dirs(root: Path, older_than_s: float) -> int:
     if not root.is_dir():
         return 0
     for entry in os.scandir(root):
-        if not entry.is_dir(follow_symlinks=False):
-            continue
         try:
-            if now - entry.stat(follow_symlinks=False).st_mtime > older_than_s and not any(os.scandir(entry.path)):
-                os.rmdir(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                for inner in os.scandir(entry.path):
+                    if inner.is_file(follow_symlinks=False) and now - inner.stat(follow_symlinks=False).st_mtime > older_than_s:
+                        os.unlink(inner.path)
+                        removed += 1
+                if now - entry.stat(follow_symlinks=False).st_mtime > older_than_s and not any(os.scandir(entry.path)):
+                    os.rmdir(entry.path)
+                    removed += 1
+            elif entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than_s:
+                os.unlink(entry.path)
                 removed += 1
         except FileNotFoundError:  # removed meanwhile
             continue
@@ -86,15 +115,36 @@ def prune_empty_dirs(root: Path, older_than_s: float) -> int:
     return removed
 
 
+def remove_dead_downloads(folder: Path | None = None) -> int:
+    """Remove the download folders (handlers.DOWNLOAD_PREFIX + pid) of demo processes that no longer run."""
+    removed = 0
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{DOWNLOAD_PREFIX}*"):
+        pid = path.name[len(DOWNLOAD_PREFIX):].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 def cache_lifespan(root: Path, every_s: float, older_than_s: float):
-    """A FastAPI lifespan that prunes ``root``'s empty folders every ``every_s`` seconds while the app runs."""
+    """A FastAPI lifespan that cleans ``root`` (prune_cache) at start and every ``every_s`` seconds."""
 
     @asynccontextmanager
     async def lifespan(app):
         async def loop():
             while True:
+                await asyncio.to_thread(prune_cache, root, older_than_s)
                 await asyncio.sleep(every_s)
-                await asyncio.to_thread(prune_empty_dirs, root, older_than_s)
 
         task = asyncio.create_task(loop())
         try:

@@ -115,9 +115,11 @@ def resolve_onnx(onnx: str | None, model_dir: Path, bundled: bool, env: dict | N
             if (path / "manifest.json").is_file():
                 return path, f"the bundled export (`{_shown(path)}`)"
         web = _shown(paths.WEB_MODELS)
-        return None, (f"ONNX backend off: the bundled export `{web}` is missing "
-                      f"(python export.py --model {BUNDLED_NAME} --out {web})")
-    return None, "ONNX backend off: pass --onnx DIR (python export.py --model PIPELINE_DIR --out DIR)"
+        return None, (f"the ONNX engine (the one the web client runs) is not built yet; "
+                      f"`python export.py --model {BUNDLED_NAME} --out {web}` builds it. The PyTorch engine "
+                      "works meanwhile.")
+    return None, ("the ONNX engine is off for these weights: build it with "
+                  "`python export.py --model PIPELINE_DIR --out DIR` and pass --onnx DIR")
 
 
 def resolve_sources(model: str | None, onnx: str | None, env: dict | None = None) -> Sources:

@@ -87,8 +87,7 @@ def served(weights, cache_dir):
     model_dir, onnx_dir = weights
     app = _load_app_module()
     port = _free_port()
-    args = app.parse_args(["--model", str(model_dir), "--onnx", str(onnx_dir), "--port", str(port),
-                           "--thumbnail-steps", "2"])
+    args = app.parse_args(["--model", str(model_dir), "--onnx", str(onnx_dir), "--port", str(port)])
     demo = app.build_app(args)
     demo.launch(**{**app.launch_kwargs(args), "prevent_thread_lock": True, "quiet": True})
     yield demo, f"http://127.0.0.1:{port}/"
@@ -148,7 +147,7 @@ def files(tmp_path) -> dict[str, Path]:
     paths["anim.gif"] = tmp_path / "anim.gif"
     (tmp_path / "notes.txt").write_text("not a picture")
     (tmp_path / "empty.png").write_bytes(b"")
-    Image.new("1", (9000, 8000)).save(tmp_path / "huge.png")  # 72 MP, over the 64 MP limit, tiny on disk
+    Image.new("1", (64_000_000, 1)).save(tmp_path / "huge.png")  # a strip: one row of 64 MP, tiny on disk
     for name in ("notes.txt", "empty.png", "huge.png"):
         paths[name] = tmp_path / name
     return paths
@@ -158,95 +157,113 @@ def _pixels(path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
 
 
-def _generate(client, backend, breed="Bengal", steps=3, seed=1, num_images=1, sampler="euler", guidance=3.0):
-    job = client.submit(breed, steps, guidance, sampler, seed, num_images, backend, api_name="/generate")
+def _generate(client, backend, breed="Bengal", steps=3, seed=1, num_images=1, sampler="euler", guidance=3.0,
+              mode="quality"):
+    job = client.submit(breed, steps, guidance, sampler, seed, num_images, backend, mode, api_name="/generate")
     final = job.result()
     return job.outputs(), final
 
 
-def _inline_images(preview_html: str) -> list[np.ndarray]:
-    """The data: URL images of a streamed preview, as pixel arrays."""
-    urls = re.findall(r'src="data:image/png;base64,([^"]+)"', preview_html)
+def _inline_images(html: str) -> list[np.ndarray]:
+    """The data: URL images of a result or a preview, as pixel arrays."""
+    urls = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     return [np.asarray(Image.open(io.BytesIO(base64.b64decode(u))).convert("RGB"), dtype=np.int16) for u in urls]
 
 
 def test_generate_streams_previews_then_the_final_images_on_every_backend(client, backends):
     for backend, sampler in zip(backends, ["euler"] * (len(backends) - 1) + ["heun"]):
         outputs, final = _generate(client, backend, steps=4, num_images=2, sampler=sampler)
-        steps = [re.search(r"Step (\d+)/(\d+)", o[2]) for o in outputs[:-1]]
-        assert [(int(m[1]), int(m[2])) for m in steps] == [(i, 4) for i in range(1, 4)], (backend, outputs)
-        assert "Done" in final[2] and backend in final[2]
-        for streamed in outputs[:-1]:  # each preview: the noisy and the predicted clean image of both
-            assert len(_inline_images(streamed[1])) == 4
-        images, _, _, downloads = final
+        assert outputs[0] == ("", "Checking the settings…", None)  # the previous result is cleared at once
+        steps = [re.search(r"step (\d+) of (\d+)", o[1]) for o in outputs[:-1]]
+        steps = [(int(m[1]), int(m[2])) for m in steps if m]
+        assert steps == [(i, 4) for i in range(1, 4)], (backend, outputs)
+        assert final[1].startswith("**Done:** Bengal, seed 1 (quality mode, 4 steps, guidance 3")
+        previews = [o[0] for o in outputs if "Drawing… step" in (o[0] or "")]
+        assert len(previews) == 3 and all(len(_inline_images(p)) == 4 for p in previews)  # noisy + clean, twice
+        result, _, downloads = final
+        assert "Drawing…" not in result  # one result area: the preview is gone once the images are there
+        images = _inline_images(result)
         assert len(images) == 2 and len(downloads) == 2
-        for path in [g["image"] for g in images] + downloads:
-            assert Image.open(path).size == (SIZE, SIZE)
-        assert all(Image.open(p).format == "PNG" for p in downloads)
-        first, last = _inline_images(outputs[0][1])[0], _pixels(images[0]["image"])
-        assert first.shape == last.shape and np.abs(first - last).max() > 10  # the stream shows progress
+        assert [Path(p).name for p in downloads] == ["tiny-cats_Bengal_seed1_quality_1.png",
+                                                      "tiny-cats_Bengal_seed1_quality_2.png"]
+        for img, path in zip(images, downloads):
+            assert img.shape == (SIZE, SIZE, 3) and np.array_equal(img, _pixels(path))
+        first = _inline_images(previews[0])[0]
+        assert np.abs(first - images[0]).max() > 10  # the stream shows progress
 
 
 def test_streaming_is_bounded_and_writes_no_file_per_step(client, served, cache_dir):
-    from handlers import PREVIEWS
+    from render import PREVIEWS
 
     before = {p for p in cache_dir.rglob("*") if p.is_file()}
     outputs, final = _generate(client, "ONNX fp32", steps=40, num_images=2)
-    assert len(outputs) <= PREVIEWS + 1  # a preview every 10th step and the final images, not 40 updates
-    assert [int(re.search(r"Step (\d+)/40", o[2])[1]) for o in outputs[:-1]] == [10, 20, 30]
-    for streamed in outputs[:-1]:
-        assert streamed[0] is None or streamed[0] == outputs[0][0]  # the gallery is left as it was
-        assert "data:image/png;base64," in streamed[1]
+    previews = [o for o in outputs if "Drawing… step" in (o[0] or "")]
+    assert len(previews) <= PREVIEWS  # a preview every 10th step, not 40 updates
+    assert [int(re.search(r"step (\d+) of 40", o[1])[1]) for o in previews] == [10, 20, 30]
+    for streamed in previews:
+        assert streamed[2] is None and "data:image/png;base64," in streamed[0]
     new = {p for p in cache_dir.rglob("*") if p.is_file()} - before
-    assert len(new) <= 2 * 2, sorted(p.name for p in new)  # the final gallery and the downloads; previews are inline
+    assert len(new) <= 2, sorted(p.name for p in new)  # the downloads only; previews and results are inline
     assert not [p for p in served[0].handlers.download_dir.iterdir()]  # the request's PNG folder is gone
 
 
 def test_same_seed_same_picture_across_backends(client, backends):
-    gallery, table = client.predict("Siamese", 4, 3.0, 5, api_name="/compare")
-    assert [g["caption"].split(" · ")[0] for g in gallery] == backends  # variants read from the manifest
-    onnx32, torch_ = _pixels(gallery[0]["image"]), _pixels(gallery[-1]["image"])
+    grid, table = client.predict("Siamese", 4, 3.0, 5, api_name="/compare")
+    assert re.findall(r'alt="([^"·]+) ·', grid) == backends  # variants read from the manifest
+    images = _inline_images(grid)
+    onnx32, torch_ = images[0], images[-1]
     assert np.abs(onnx32 - torch_).max() <= 2  # same noise, same weights: the backends agree
     _, other_seed = _generate(client, "ONNX fp32", breed="Siamese", steps=4, seed=6)
-    assert np.abs(_pixels(other_seed[0][0]["image"]) - onnx32).mean() > 5
+    assert np.abs(_inline_images(other_seed[0])[0] - onnx32).mean() > 5
     assert "max pixel difference" in table
 
 
-def test_classify_top3_and_probabilities(client, files):
+def test_classify_headline_bars_and_probabilities(client, files):
     results = {}
     for backend in ("ONNX fp32", "PyTorch"):
-        label, verdict, probs = client.predict(_file(files["rgb.png"]), backend, api_name="/classify")
+        verdict, details, probs = client.predict(_file(files["rgb.png"]), backend, api_name="/classify")
         assert len(probs) == 13 and abs(sum(probs.values()) - 1.0) < 1e-5
         best3 = sorted(probs, key=probs.get, reverse=True)[:3]
-        assert [c["label"] for c in label["confidences"]] == best3
-        assert label["label"] == best3[0]
-        assert re.match(r"### (.+)", verdict)[1] in {*probs, "not a cat breed I know", "unsure"} - {"other"}
+        names = [n.replace("not one of the 12 breeds", "other") for n in re.findall(r'class="bar-name">([^<]+)<', verdict)]
+        assert names == best3
+        kind = re.search(r'data-verdict="([^"]+)"', verdict)[1]
+        headline = re.search(r'<h2 class="verdict-headline">([^<]+)</h2>', verdict)[1]
+        if kind in ("unfamiliar", "other", "unsure"):  # no breed headline and no green bars then
+            assert "unreliable" in verdict and "Closest match — not reliable" in verdict
+            assert headline in ("This doesn&#x27;t look like a cat drawing I know", "Not a cat breed I know", "Not sure")
+        else:
+            assert headline == kind == best3[0]
+        assert backend in details
         results[backend] = probs
     assert max(abs(results["ONNX fp32"][k] - results["PyTorch"][k]) for k in results["PyTorch"]) < 1e-4
 
 
 def test_blend_weights_reach_the_pipeline(client):
-    bengal_only, status = client.predict("Bengal", 1.0, "Sphynx", 0.0, None, 0.0, 3, 3.0, 4, "ONNX fp32",
-                                         api_name="/blend")
-    assert "100% Bengal" in status and Image.open(bengal_only).size == (SIZE, SIZE)
+    bengal_only, status, file = client.predict("Bengal", 1.0, "Sphynx", 0.0, None, 0.0, 3, 3.0, 4, "ONNX fp32",
+                                               api_name="/blend")
+    assert "100% Bengal" in status and Path(file).name == "tiny-cats_Bengal100_seed4_quality.png"
     assert "Sphynx at weight 0: left out" in status  # a breed at weight 0 is said to be dropped
+    bengal_only = _inline_images(bengal_only)[0]
+    assert bengal_only.shape == (SIZE, SIZE, 3) and np.array_equal(bengal_only, _pixels(file))
     _, plain = _generate(client, "ONNX fp32", breed="Bengal", steps=3, seed=4)
-    assert np.array_equal(_pixels(bengal_only), _pixels(plain[0][0]["image"]))  # a one-breed blend is that breed
-    mixed, status = client.predict("Bengal", 0.3, "Sphynx", 0.3, "Persian", 0.4, 3, 3.0, 4, "PyTorch",
-                                   api_name="/blend")
+    assert np.array_equal(bengal_only, _inline_images(plain[0])[0])  # a one-breed blend is that breed
+    mixed, status, file = client.predict("Bengal", 0.3, "Sphynx", 0.3, "Persian", 0.4, 3, 3.0, 4, "PyTorch",
+                                         api_name="/blend")
     assert "30% Bengal + 30% Sphynx + 40% Persian" in status
-    assert np.abs(_pixels(mixed) - _pixels(bengal_only)).max() > 10
+    assert Path(file).name == "tiny-cats_Bengal30-Sphynx30-Persian40_seed4_quality.png"
+    assert np.abs(_inline_images(mixed)[0] - bengal_only).max() > 10
 
 
 def test_restyle_strength(client, files):
     for backend in ("ONNX fp32", "PyTorch"):
-        original, result, status = client.predict(_file(files["rgb.png"]), "Siamese", 0.0, 4, 3.0, 0, backend,
-                                                  api_name="/restyle")
-        assert Image.open(original).size == Image.open(result).size == (SIZE, SIZE)
-        assert np.abs(_pixels(original) - _pixels(result)).max() <= 1  # strength 0 keeps the photo
-        _, result, _ = client.predict(_file(files["rgb.png"]), "Siamese", 1.0, 4, 3.0, 0, backend,
-                                      api_name="/restyle")
-        assert np.abs(_pixels(original) - _pixels(result)).mean() > 5
+        pair, status, file = client.predict(_file(files["rgb.png"]), "Siamese", 0.0, 4, 3.0, 0, backend,
+                                            api_name="/restyle")
+        before, after = _inline_images(pair)
+        assert before.shape == after.shape == (SIZE, SIZE, 3) and np.array_equal(after, _pixels(file))
+        assert Path(file).name == "tiny-cats_restyle-Siamese_seed0_quality.png"
+        assert np.abs(before - after).max() <= 1  # strength 0 keeps the photo
+        pair, _, _ = client.predict(_file(files["rgb.png"]), "Siamese", 1.0, 4, 3.0, 0, backend, api_name="/restyle")
+        assert np.abs(_inline_images(pair)[0] - _inline_images(pair)[1]).mean() > 5
 
 
 def test_odd_but_valid_images_are_classified(client, files):
@@ -258,7 +275,7 @@ def test_odd_but_valid_images_are_classified(client, files):
 BAD_REQUESTS = [
     ("/classify", lambda f: (_file(f["notes.txt"]), "ONNX fp32"), "not an image"),
     ("/classify", lambda f: (_file(f["empty.png"]), "ONNX fp32"), "empty (0 bytes)"),
-    ("/classify", lambda f: (_file(f["huge.png"]), "ONNX fp32"), "over the limit of 64,000,000"),
+    ("/classify", lambda f: (_file(f["huge.png"]), "ONNX fp32"), "over the limit of 8,000 pixels on the longer side"),
     ("/classify", lambda f: (None, "ONNX fp32"), "no image"),
     ("/restyle", lambda f: (_file(f["notes.txt"]), "Siamese", 0.5, 4, 3.0, 0, "PyTorch"), "not an image"),
     ("/generate", lambda f: ("Bengal", 0, 3.0, "euler", 0, 1, "ONNX fp32"), "steps must be an integer in [1, 100]"),

@@ -9,6 +9,7 @@ their breed; restyling the photo must warn that the result may not look like the
 from __future__ import annotations
 
 import importlib.util
+import re
 import socket
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def client(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    args = app.parse_args(["--port", str(port), "--thumbnail-steps", "1"])
+    args = app.parse_args(["--port", str(port)])
     demo = app.build_app(args)
     demo.launch(**{**app.launch_kwargs(args), "prevent_thread_lock": True, "quiet": True})
     c = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
@@ -59,31 +60,34 @@ def pictures(tmp_path_factory) -> dict[str, tuple[Path, str | None]]:
     return out
 
 
-def _classify(client, path: Path, backend: str) -> str:
+def _classify(client, path: Path, backend: str) -> tuple[str, str]:
+    """-> (the headline's verdict: a breed name, "unfamiliar", "other" or "unsure"; the whole verdict HTML + details)."""
     from gradio_client import handle_file
 
-    _, verdict, _ = client.predict(handle_file(str(path)), backend, api_name="/classify")
-    return verdict
+    verdict, details, _ = client.predict(handle_file(str(path)), backend, api_name="/classify")
+    return re.search(r'data-verdict="([^"]+)"', verdict)[1], verdict + details
 
 
 @pytest.mark.parametrize("backend", ["PyTorch", "ONNX fp32"])
 def test_a_photo_is_unfamiliar_and_drawings_get_their_breed(client, pictures, backend):
-    verdict = _classify(client, pictures["photo"][0], backend)
-    assert verdict.startswith("### unfamiliar picture"), verdict
-    assert "unlike anything these weights were trained on" in verdict and "SynthCats" in verdict
-    named = [_classify(client, path, backend).startswith(f"### {breed}\n")
-             for name, (path, breed) in pictures.items() if breed is not None]
+    kind, text = _classify(client, pictures["photo"][0], backend)
+    assert kind == "unfamiliar", text
+    # the headline is the verdict, the bars are only the closest match, the figures wait under Details
+    assert "<h2 class=\"verdict-headline\">This doesn&#x27;t look like a cat drawing I know</h2>" in text
+    assert "Closest match — not reliable" in text and 'class="verdict unreliable"' in text
+    assert "unlike anything these weights were trained on" in text and "SynthCats" in text
+    named = [_classify(client, path, backend)[0] == breed for name, (path, breed) in pictures.items() if breed is not None]
     assert sum(named) >= 5, named  # 95% of drawings pass the familiarity check by construction of its threshold
 
 
 def test_restyling_a_photo_warns_that_it_is_unfamiliar(client, pictures):
     from gradio_client import handle_file
 
-    _, result, status = client.predict(handle_file(str(pictures["photo"][0])), "Siamese", 0.5, 4, 3.0, 0, "PyTorch",
+    _, status, result = client.predict(handle_file(str(pictures["photo"][0])), "Siamese", 0.5, 4, 3.0, 0, "PyTorch",
                                        api_name="/restyle")
-    assert "unfamiliar" in status and "SynthCats" in status
+    assert "unlike the pictures these weights learned from" in status
     assert np.asarray(Image.open(result)).shape == (64, 64, 3)  # the restyle still runs
     familiar = next(path for name, (path, breed) in pictures.items()
-                    if breed is not None and _classify(client, path, "PyTorch").startswith(f"### {breed}\n"))
+                    if breed is not None and _classify(client, path, "PyTorch")[0] == breed)
     _, _, status = client.predict(handle_file(str(familiar)), "Siamese", 0.5, 4, 3.0, 0, "PyTorch", api_name="/restyle")
-    assert "unfamiliar" not in status
+    assert "unlike the pictures" not in status

@@ -6,12 +6,16 @@ over a micro pipeline with a few-step student, saved and exported like the bundl
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(600)
@@ -47,21 +51,39 @@ def handlers(tmp_path_factory):
     return Handlers(make_backends(model_dir, onnx_dir, read_manifest(onnx_dir)))
 
 
+def _images(html: str) -> list[np.ndarray]:
+    urls = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(u))).convert("RGB"), dtype=np.int16) for u in urls]
+
+
 def _final(h, mode, backend, steps=2, guidance=3.0, sampler="euler"):
     *_, last = h.generate("Bengal", steps, guidance, sampler, 3, 1, backend, mode)
-    image = last[0][0][0] if isinstance(last[0][0], tuple) else last[0][0]  # (image, caption) gallery items
-    return np.asarray(image, dtype=np.int16), last[2]
+    return _images(last[0])[0], last[1]
 
 
 def test_fast_mode_runs_the_student_on_every_backend_and_they_agree(handlers):
-    assert all(b.has_fast for b in handlers.backends.values())
+    assert all(b.facts.has_fast for b in handlers.backends.values())
     fast = {label: _final(handlers, "fast", label)[0] for label in handlers.backends}
     onnx, torch_ = fast["ONNX fp32"], fast["PyTorch"]
     assert np.abs(onnx - torch_).max() <= 2  # same seed, same student
     quality = _final(handlers, "quality", "ONNX fp32")[0]
     assert np.abs(quality - onnx).mean() > 2  # the other model, not the guided one at 2 steps
-    # the guidance value is not used in fast mode (it is baked in): any value gives the same picture
-    assert np.array_equal(_final(handlers, "fast", "ONNX fp32", guidance=7.0)[0], onnx)
+    # the guidance value is not used in fast mode (it is baked in): any value gives the same picture,
+    # and the status line says so instead of naming the value
+    image, status = _final(handlers, "fast", "ONNX fp32", guidance=7.0)
+    assert np.array_equal(image, onnx)
+    assert "fast mode, 2 steps, guidance built into fast mode" in status and "guidance 7" not in status
+
+
+def test_fast_mode_offers_only_its_step_counts(handlers):
+    import gradio as gr
+
+    assert {b.facts.fast_steps for b in handlers.backends.values()} == {(1, 2, 4)}  # manifest and model_index agree
+    for steps in (1, 4):
+        _final(handlers, "fast", "PyTorch", steps=steps)
+    for steps in (3, 50):
+        with pytest.raises(gr.Error, match="fast mode takes 1, 2 or 4 steps; got " + str(steps)):
+            _final(handlers, "fast", "ONNX fp32", steps=steps)
 
 
 def test_fast_mode_refuses_heun_and_an_unknown_mode(handlers):
@@ -74,7 +96,7 @@ def test_fast_mode_refuses_heun_and_an_unknown_mode(handlers):
 
 
 def test_compare_shows_both_modes_for_each_backend(handlers):
-    gallery, table = handlers.compare("Siamese", 4, 3.0, 5)
-    names = [caption.split(" · ")[0] for _, caption in gallery]
+    *_, (grid, table) = handlers.compare("Siamese", 4, 3.0, 5)
+    names = [caption.strip() for caption in re.findall(r'alt="([^"·]+) ·', grid)]
     assert names == ["ONNX fp32", "ONNX fp32, fast (2 steps)", "PyTorch", "PyTorch, fast (2 steps)"]
     assert "in the same mode" in table and table.count("\n| ") == 4

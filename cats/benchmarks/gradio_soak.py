@@ -13,7 +13,10 @@ A good request must succeed; a bad one must be refused with a message in the app
 Then it records the same figures again at once, and after one cache clean-up period
 (``--cache-ttl``, passed to the app), and prints failures, latency p50/p95 and the growth.
 Also measured: the streaming overhead of /generate at the default settings against the model's
-own time (goal: overhead <= 1.5 x the model).
+own time (goal: overhead <= 1.5 x the model), and the app's peak memory while it classifies and
+restyles the largest picture the size limit accepts (``cats.images.MAX_SIDE`` square), next to
+the answer to a 1 x 64,000,000 strip (refused from its header). The client's downloads are removed
+after each request, so the benchmark leaves nothing behind either.
 
 ``--quick`` (40 requests, 4 s cache TTL) is what the test suite runs.
 """
@@ -148,23 +151,56 @@ class Soaker:
             job = self.client.submit(breed, self.steps, self.guidance, r.choice(["euler", "heun"]),
                                      r.randrange(2**32), r.choice([1, 1, 2]), b, api_name="/generate")
             final = job.result()
-            assert "Done" in final[2] and final[3], final[2]
+            assert final[1].startswith("**Done:**") and final[2], final[1]
         elif endpoint == "classify":
             photo, path = self._photo()
-            _, verdict, probs = self.client.predict(photo, b, api_name="/classify")
-            assert abs(sum(probs.values()) - 1) < 1e-4 and verdict.startswith("###"), verdict
+            verdict, _, probs = self.client.predict(photo, b, api_name="/classify")
+            assert abs(sum(probs.values()) - 1) < 1e-4 and "data-verdict=" in verdict, verdict
             path.unlink()
         elif endpoint == "restyle":
             photo, path = self._photo()
-            _, _, status = self.client.predict(photo, breed, r.choice([0.3, 0.6, 0.9]), 8, self.guidance,
+            _, status, _ = self.client.predict(photo, breed, r.choice([0.3, 0.6, 0.9]), 8, self.guidance,
                                                r.randrange(2**32), b, api_name="/restyle")
-            assert "at strength" in status, status
+            assert "restyled as" in status, status
             path.unlink()
         else:
             third = r.choice([None, "Bombay"])
-            _, status = self.client.predict("Bengal", 0.5, breed, 0.5, third, 0.25 if third else 0.0,
-                                            8, self.guidance, r.randrange(2**32), b, api_name="/blend")
-            assert "steps in" in status, status
+            _, status, _ = self.client.predict("Bengal", 0.5, breed, 0.5, third, 0.25 if third else 0.0,
+                                               8, self.guidance, r.randrange(2**32), b, api_name="/blend")
+            assert status.startswith("**Done:**"), status
+        self.clean_downloads()
+
+    def clean_downloads(self) -> None:
+        """Remove what the client downloaded (one folder per file): the soak keeps nothing it fetched."""
+        shutil.rmtree(self.workdir / "downloads", ignore_errors=True)
+
+    def largest_image(self, pid: int) -> dict:
+        """The app's peak memory over classify + restyle of the largest accepted picture, and a strip's refusal."""
+        from gradio_client import handle_file
+        from PIL import Image, ImageDraw
+
+        from cats.images import MAX_SIDE
+
+        path = self.workdir / "largest.png"
+        img = Image.new("RGB", (MAX_SIDE, MAX_SIDE), (200, 120, 60))
+        ImageDraw.Draw(img).ellipse((1000, 1000, MAX_SIDE - 1000, MAX_SIDE - 1000), fill=(40, 40, 40))
+        img.save(path)  # a few hundred KB: shapes compress well
+        status = Path(f"/proc/{pid}/status")
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak RSS starts again from the current RSS
+        before = _status_kb(status, "VmRSS")
+        self.client.predict(handle_file(str(path)), self.backend, api_name="/classify")
+        self.client.predict(handle_file(str(path)), "Siamese", 0.6, 4, self.guidance, 0, self.backend,
+                            api_name="/restyle")
+        peak = _status_kb(status, "VmHWM")
+        strip = self.workdir / "strip.png"
+        Image.new("1", (64_000_000, 1)).save(strip)
+        kind, data = raw_call(self.url, "classify", [{"url": "data:image/png;base64,"
+                                                      + base64.b64encode(strip.read_bytes()).decode()}, self.backend])
+        self.clean_downloads()
+        path.unlink()
+        strip.unlink()
+        return {"side": MAX_SIDE, "peak_rss_growth_mb": round((peak - before) / 1024, 1),
+                "strip_refused": kind == "error" and "over the limit" in str(data), "strip_answer": str(data)[:200]}
 
     def bad(self, endpoint: str) -> str:
         """A hostile request as raw JSON -> the refusal's message (raises AssertionError if it was not refused)."""
@@ -219,6 +255,10 @@ def raw_call(url: str, api: str, data) -> tuple[str, object]:
     events = [line for line in text.split("\n\n") if line.startswith("event:") and "heartbeat" not in line]
     kind, _, payload = events[-1].partition("\ndata: ")
     return kind.removeprefix("event: ").strip(), json.loads(payload)
+
+
+def _status_kb(status: Path, key: str) -> int:
+    return next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith(key + ":"))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -318,7 +358,7 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
     env = {**os.environ, "TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(cache), "GRADIO_ANALYTICS_ENABLED": "False"}
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
-    flags = ["--host", "127.0.0.1", "--port", str(port), "--cache-ttl", str(cache_ttl), "--thumbnail-steps", "2"]
+    flags = ["--host", "127.0.0.1", "--port", str(port), "--cache-ttl", str(cache_ttl)]
     flags += ["--model", str(model)] if model else []
     flags += ["--onnx", str(onnx)] if onnx else []
     log = root / "app.log"
@@ -335,6 +375,8 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
             if not warm.ok:
                 raise RuntimeError(f"warm-up /{ep} failed: {warm.detail}\n{log.read_text()[-3000:]}")
         report.stream = stream_overhead(soaker, model and str(model), onnx and str(onnx), runs=3 if quick else 10)
+        soaker.clean_downloads()
+        largest = soaker.largest_image(proc.pid)
         time.sleep(cache_ttl * 1.5 + 1)  # let the warm-up's files age out, so "before" is the resting state
         report.before = folders.snapshot()
         endpoints = ["generate", "classify", "restyle", "blend"]
@@ -358,6 +400,7 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
         if proc.poll() is not None:
             raise RuntimeError(f"the app died during the soak:\n{log.read_text()[-3000:]}")
         tracebacks = log.read_text(errors="replace").count("Traceback")
+        client_left = sum(1 for _ in (work / "downloads").rglob("*")) if (work / "downloads").exists() else 0
     finally:
         if soaker is not None:
             soaker.close()
@@ -373,6 +416,8 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
     result = report.as_dict()
     result["tracebacks_in_log"] = tracebacks
     result["temp_left_after_exit"] = leftover
+    result["client_downloads_left"] = client_left
+    result["largest_image"] = largest
     _print(result, report.failures())
     return result
 
@@ -396,6 +441,10 @@ def _print(r: dict, failures: list[Outcome]) -> None:
           f"tracebacks in the app log: {r['tracebacks_in_log']}; temp left after exit: {r['temp_left_after_exit'] or 'none'}")
     if r["cache_files_stayed"]:
         print(f"  cache files that stayed: {', '.join(r['cache_files_stayed'])}")
+    big = r["largest_image"]
+    print(f"  largest accepted picture ({big['side']} x {big['side']}): peak memory +{big['peak_rss_growth_mb']:.0f} MB "
+          f"over classify + restyle; a 1 x 64,000,000 strip {'refused' if big['strip_refused'] else 'NOT refused'}; "
+          f"client downloads left: {r['client_downloads_left']}")
     print(f"  streaming /generate ({s['backend']}, {s['steps']} steps, 1 image): model {s['model_s']:.3f} s, "
           f"streamed call {s['streamed_s']:.3f} s in {s['updates']} updates -> overhead {s['overhead_x']:.2f} x the "
           f"model (goal <= {s['goal_x']}: {'met' if s['goal_met'] else 'NOT met'})")

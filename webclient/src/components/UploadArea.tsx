@@ -47,7 +47,12 @@ export function UploadPreview({ file }: { file: File | null }) {
     <div className="upload-preview">
       {url ? <img src={url} alt="your upload" data-testid="upload-preview"
         onError={(e) => { e.currentTarget.style.visibility = 'hidden'; }}
-        onLoad={(e) => { e.currentTarget.style.visibility = 'visible'; }} /> : null}
+        onLoad={(e) => {
+          const img = e.currentTarget;
+          img.style.visibility = 'visible';
+          // A picture smaller than its box is scaled up crisply, like the model's own images beside it.
+          img.style.imageRendering = img.naturalWidth < img.clientWidth ? 'pixelated' : 'auto';
+        }} /> : null}
     </div>
   );
 }

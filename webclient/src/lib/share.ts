@@ -39,6 +39,12 @@ export interface ParsedShare {
 
 const MODES: Mode[] = ['quality', 'fast'];
 
+/** A breed's id from a link: any case, with "-" or "_" for spaces (British-Shorthair), as the demo reads it; -1 if none. */
+function breedId(text: string, breeds: string[]): number {
+  const wanted = text.trim().replace(/[-_]/g, ' ').toLowerCase();
+  return breeds.findIndex((b) => b.toLowerCase() === wanted);
+}
+
 /** A decimal without float noise (0.15000000000000002 -> 0.15). */
 const decimal = (v: number) => String(Number(v.toFixed(4)));
 
@@ -47,7 +53,7 @@ function parseBlend(text: string, breeds: string[]): number[] | string {
   for (const part of text.split(',')) {
     const at = part.lastIndexOf(':');
     const name = at < 0 ? part.trim() : part.slice(0, at).trim();
-    const id = breeds.indexOf(name);
+    const id = breedId(name, breeds);
     if (id < 0) return `"${name}" is not a breed these weights know`;
     const w = at < 0 ? Number.NaN : Number(part.slice(at + 1));
     if (!(Number.isFinite(w) && w >= 0)) return `the weight of ${name} should be a number like 0.5`;
@@ -71,7 +77,7 @@ export function parseShare(search: string, breeds: string[], fastSteps: number[]
   const blend = q.get('blend');
   if (breed !== null && blend !== null) ignore('blend', 'it names both a breed and a blend, and the breed wins');
   if (breed !== null) {
-    const id = breeds.indexOf(breed.trim());
+    const id = breedId(breed, breeds);
     if (id >= 0) values.selection = { kind: 'breed', breed: id };
     else ignore('breed', `"${breed}" is not one of ${breeds.join(', ')}`);
   } else if (blend !== null) {

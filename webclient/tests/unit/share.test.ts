@@ -36,6 +36,12 @@ describe('share links', () => {
     expect((values.selection as { weights: number[] }).weights.filter((w) => w > 0)).toEqual([0.5, 0.5]);
   });
 
+  it('reads breed names in any case and with "-" or "_" for spaces, as the Gradio demo does', () => {
+    expect(parseShare('?breed=british-shorthair', BREEDS, FAST).values.selection).toEqual({ kind: 'breed', breed: 4 });
+    const blend = parseShare('?blend=Egyptian_Mau:1,SIAMESE:1', BREEDS, FAST).values.selection as { weights: number[] };
+    expect([blend.weights[5], blend.weights[10]]).toEqual([1, 1]);
+  });
+
   it('drops each bad value with a plain notice naming it, and keeps the good ones', () => {
     const { values, notices } = parseShare('?breed=Tiger&seed=-1&mode=turbo&steps=1000&guidance=abc', BREEDS, FAST);
     expect(values).toEqual({});

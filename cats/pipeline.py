@@ -31,11 +31,12 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImageP
 
 from cats import paths, sampling, schedule
 from cats.breeds import BREEDS, NULL_ID, breed_weights
+from cats.classify import classify
 from cats.flow import SIGMA_MIN, euler_step, guided_velocity, model_velocity, velocity_to_x0
 from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
 from cats.models.dit import PRESETS, CatDiT, get_preset
 from cats.paths import bundled_names
-from cats.sampling import Call, ModeDefaults, initial_noise, postprocess
+from cats.sampling import Call, ModeDefaults, postprocess
 from cats.schedule import check_scheduler
 
 SAMPLERS = sampling.SAMPLERS
@@ -180,8 +181,6 @@ class CatsPipeline(DiffusionPipeline):
         if self.classifier is None:
             raise ValueError("this pipeline has no classifier: load one that was saved with a classifier "
                              "(e.g. CatsPipeline.from_pretrained('synthcats')) or pass classifier= to from_preset")
-        from cats.classify import classify  # imported here: the classifier side is optional for generation
-
         return classify(self.classifier, images, top_k=top_k, tta=tta)
 
     # -- the runtime cats.sampling drives (cats.sampling.Runtime) ------------------------------------
@@ -212,15 +211,15 @@ class CatsPipeline(DiffusionPipeline):
             self._shift = check_scheduler(self.scheduler)
         return schedule.sigmas(num_inference_steps, mode, self._shift).tolist()
 
-    def noise(self, batch: int, seed: int | None, generator: torch.Generator | None, latents) -> torch.Tensor:
-        """(B, 3, S, S) standard normal noise in float32 (see ``__call__``), on the pipeline's device."""
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
         cfg = self.transformer.config
-        shape = (batch, cfg.in_channels, cfg.sample_size, cfg.sample_size)
-        if latents is not None:
-            latents = torch.as_tensor(np.asarray(latents) if not torch.is_tensor(latents) else latents).float().cpu()
-        noise = initial_noise(shape, seed=seed, generator=generator, latents=latents,
-                              draw=lambda g: torch.randn(shape, generator=g, dtype=torch.float32))
-        return self.convert(noise)
+        return (cfg.in_channels, cfg.sample_size, cfg.sample_size)
+
+    @staticmethod
+    def draw(generator: torch.Generator | None, shape: tuple[int, ...]) -> torch.Tensor:
+        """diffusers' noise: ``torch.randn`` on the CPU in float32 (see ``__call__``)."""
+        return torch.randn(shape, generator=generator, dtype=torch.float32)
 
     def convert(self, array) -> torch.Tensor:
         return torch.as_tensor(array).to(self._execution_device, self.transformer.dtype)

@@ -112,6 +112,7 @@ class Runtime(Protocol):
     """What a pipeline gives the core: the few things that differ between PyTorch and ONNX Runtime."""
 
     image_size: int
+    sample_shape: tuple[int, int, int]  # (C, S, S) of one image
     output_types: tuple[str, ...]  # what ``postprocess`` makes
     note: str  # appended to a refused output_type ("(no torch here)")
     sigma_min: float  # where Heun stops correcting (the model's x -> v clamp)
@@ -125,8 +126,8 @@ class Runtime(Protocol):
     def sigmas(self, num_inference_steps: int, mode: str = "quality") -> Array:
         """``cats.schedule.sigmas`` of the mode, as the runtime's numbers."""
 
-    def noise(self, batch: int, seed: int | None, generator, latents) -> Array:
-        """(B, C, S, S) starting noise (``initial_noise`` with the runtime's own generator)."""
+    def draw(self, generator, shape: tuple[int, ...]) -> Array:
+        """Standard normal noise of ``shape`` from the runtime's own generator (None: a fresh one)."""
 
     def convert(self, array) -> Array:
         """A NumPy array (or one returned by a callback) as the runtime's array, on its device and dtype."""
@@ -151,7 +152,7 @@ def generate(rt: Runtime, breed, num_inference_steps, guidance_scale, sampler: s
     call = check_call(mode, num_inference_steps, guidance_scale, sampler, output_type, defaults=rt.defaults(mode),
                       output_types=rt.output_types, note=rt.note)
     sigmas = rt.sigmas(call.steps, call.mode)
-    noise = rt.noise(weights.shape[0], seed, generator, latents)
+    noise = _noise(rt, weights.shape[0], seed, generator, latents)
     return _integrate(rt, initial_sample(noise, sigmas), sigmas, weights, call, callback, progress)
 
 
@@ -168,8 +169,16 @@ def restyle(rt: Runtime, image, breed, strength, num_inference_steps, guidance_s
     call = check_call("quality", num_inference_steps, guidance_scale, sampler, output_type,
                       defaults=rt.defaults("quality"), output_types=rt.output_types, note=rt.note)
     sigmas = transfer_tail(rt.sigmas(call.steps), strength)  # the last steps, ending at 0
-    noise = rt.noise(weights.shape[0], seed, generator, latents)
+    noise = _noise(rt, weights.shape[0], seed, generator, latents)
     return _integrate(rt, initial_sample(noise, sigmas, pixels), sigmas, weights, call, callback, progress)
+
+
+def _noise(rt: Runtime, batch: int, seed, generator, latents) -> Array:
+    """(B, C, S, S) starting noise as the runtime's array: ``initial_noise`` with the runtime's generator."""
+    shape = (batch, *rt.sample_shape)
+    return rt.convert(initial_noise(shape, seed=seed, generator=generator,
+                                    latents=None if latents is None else rt.convert(latents),
+                                    draw=lambda g: rt.draw(g, shape)))
 
 
 def _integrate(rt: Runtime, x: Array, sigmas, weights: Array, call: Call, callback, progress: bool):

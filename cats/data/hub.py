@@ -98,11 +98,11 @@ def parse_source(text: str) -> HubSource:
 
 def _transfer_errors() -> tuple[type[BaseException], ...]:
     """What a dropped connection raises inside ``datasets`` (its HTTP client's errors are not OSErrors)."""
-    from datasets.exceptions import DatasetGenerationError
+    from datasets.exceptions import DatasetGenerationError  # imported here: only a Hub source needs datasets
 
     errors: list[type[BaseException]] = [OSError, TimeoutError, DatasetGenerationError]
     try:
-        import httpx
+        import httpx  # imported here: huggingface_hub's HTTP client, only for a Hub source
         errors.append(httpx.HTTPError)
     except ImportError:  # pragma: no cover - huggingface_hub depends on it
         pass
@@ -110,7 +110,7 @@ def _transfer_errors() -> tuple[type[BaseException], ...]:
 
 
 def _token_hint() -> str:
-    from huggingface_hub import get_token
+    from huggingface_hub import get_token  # imported here: only a Hub source needs huggingface_hub
 
     if get_token():
         return ("a Hugging Face token is set, but it has no access to it: check the name, accept the dataset's "
@@ -127,8 +127,8 @@ def hf_cache_dir(root: Path) -> Path:
 
 def open_builder(source: HubSource, root: Path):
     """The library's builder for ``source``, its revision resolved (a network call unless offline or local)."""
-    import datasets
-    from datasets.exceptions import DatasetNotFoundError
+    import datasets  # imported here: only a Hub source needs datasets
+    from datasets.exceptions import DatasetNotFoundError  # imported here: only a Hub source needs datasets
 
     cache = hf_cache_dir(root)
     try:
@@ -183,7 +183,7 @@ def _named(features, name: str, flag: str, what: str) -> str:
 
 def find_columns(features, image_column: str | None, label_column: str | None, what: str) -> Columns:
     """The image, label and species columns of a dataset's features (see the module docstring)."""
-    from datasets import ClassLabel, Image, Value
+    from datasets import ClassLabel, Image, Value  # imported here: only a Hub source needs datasets
 
     if image_column is not None:
         image = _named(features, image_column, "--image-column", what)
@@ -226,7 +226,7 @@ def find_columns(features, image_column: str | None, label_column: str | None, w
 
 def row_classes(dataset, columns: Columns) -> tuple[np.ndarray, list[str], list[bool | None]]:
     """Each row's class index, the class names, and per class whether the species column calls it a cat."""
-    from datasets import ClassLabel
+    from datasets import ClassLabel  # imported here: only a Hub source needs datasets
 
     feature = dataset.features[columns.label]
     values = list(dataset[columns.label])
@@ -299,7 +299,7 @@ def _cache_path(root: Path, source: HubSource, split: str, image_size: int, key:
 def _decode_rows(dataset, rows: np.ndarray, ids: np.ndarray, columns: Columns, image_size: int,
                  what: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Decode the images of ``rows`` (bytes or local paths) to uint8 squares; unreadable ones are skipped."""
-    from datasets import Image
+    from datasets import Image  # imported here: only a Hub source needs datasets
 
     raw = dataset.cast_column(columns.image, Image(decode=False))  # bytes, decoded by cats.images like the other sources
     images = np.empty((len(rows), 3, image_size, image_size), np.uint8)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from cats.breeds import breed_id
+from cats.classify import preprocess, results_from_logits
+from cats.data.synthcats import draw
 from cats.export.parity import (
     CASES,
     case_weights,
@@ -94,9 +96,6 @@ def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None
 
 def classifier_images(classifier) -> tuple[list[str], np.ndarray]:
     """(names, normalised (2, 3, S, S)): a SynthCats test drawing and a smooth random picture."""
-    from cats.classify import preprocess
-    from cats.data.synthcats import draw
-
     cfg = classifier.config
     drawing = draw(breed_id("Siamese"), cfg.image_size, seed=0, split="test", index=0)  # uint8 (S, S, 3)
     x = np.concatenate([preprocess([drawing], cfg.image_size, cfg.mean, cfg.std),
@@ -106,8 +105,6 @@ def classifier_images(classifier) -> tuple[list[str], np.ndarray]:
 
 def classifier_golden(classifier, clf_sess) -> dict:
     """The classifier fixture: images, logits, features, familiarity scores and verdicts (ONNX, checked vs torch)."""
-    from cats.classify import results_from_logits
-
     names, x = classifier_images(classifier)
     logits, features = clf_sess.run(["logits", "features"], {"image": x})
     with torch.no_grad():

@@ -25,7 +25,7 @@ from cats.breeds import breed_weights
 from cats.classify import ClassifyResult, preprocess, results_from_logits
 from cats.onnx.manifest import read_manifest, variant_path
 from cats.ood import OodStats
-from cats.sampling import Call, ModeDefaults, initial_noise, postprocess
+from cats.sampling import Call, ModeDefaults, postprocess
 
 SAMPLERS = sampling.SAMPLERS
 OUTPUT_TYPES = sampling.OUTPUT_TYPES  # "pil", "np": no torch here
@@ -170,16 +170,17 @@ class OnnxCatsPipeline:
         """``cats.schedule.sigmas`` with the manifest's shift, float32 (steps + 1 values from 1 to 0)."""
         return schedule.sigmas(num_inference_steps, mode, self.shift).astype(np.float32)
 
-    def noise(self, batch: int, seed, generator, latents) -> np.ndarray:
-        """(B, C, S, S) float32 standard normal noise (see ``__call__``)."""
-        shape = (batch, self.channels, self.image_size, self.image_size)
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.image_size, self.image_size)
+
+    @staticmethod
+    def draw(generator: np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
+        """NumPy noise from ``generator`` (None: a fresh one), float32."""
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise ValueError(f"generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
                              f"got {type(generator).__name__}; or pass seed=INT")
-        return initial_noise(shape, seed=seed, generator=generator,
-                             latents=None if latents is None else self.convert(latents),
-                             draw=lambda g: (np.random.default_rng() if g is None else g).standard_normal(
-                                 shape, dtype=np.float32))
+        return (np.random.default_rng() if generator is None else generator).standard_normal(shape, dtype=np.float32)
 
     @staticmethod
     def convert(array) -> np.ndarray:

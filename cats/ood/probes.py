@@ -19,7 +19,7 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "stereo_motorcyc
 
 def _skimage_data():
     try:
-        import skimage.data as data
+        import skimage.data as data  # imported here: scikit-image is a dev-only dependency
     except ImportError as exc:  # a dev-only dependency: say where it comes from
         raise ImportError("the real-photo probes need scikit-image: pip install -r requirements-dev.txt") from exc
     return data

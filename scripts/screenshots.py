@@ -1,12 +1,13 @@
-"""One screenshot per tab of the Gradio demo, taken in headless Debian Chromium.
+"""Screenshots of the Gradio demo as a visitor sees it, taken in headless Debian Chromium.
 
     python scripts/screenshots.py [--out docs/screenshots] [--chromium /usr/bin/chromium] [-- APP FLAGS]
 
 Starts ``spaces_demo/app.py`` on a free port (app flags after ``--``, e.g. ``-- --model DIR --onnx
-DIR``), draws a cat with it for the Classify and Restyle tabs, then runs the web client's
-``scripts/screenshots.mjs``: playwright-core drives Chromium (no browser download, as in the web
-tests) through each tab once and writes ``generate.png``, ``classify.png``, ``design.png``,
-``compare.png``. Needs Node and the web client's packages (``cd webclient && npm ci``).
+DIR``), then runs ``scripts/gradio_browser.mjs`` (playwright-core, the web client's Chromium
+launcher: no browser download) with ``--shots``: ``generate.png`` (the first screen at 1280 x 900
+after one Generate), ``generate-phone.png`` (the whole page at 390 px), ``classify.png`` (a photo
+of a person: the unfamiliar verdict) and ``restyle.png`` (the same photo restyled). Needs Node and
+the web client's packages (``cd webclient && npm ci``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cats.paths import DEMO_APP, SCREENSHOTS_DIR, WEB_DIR  # noqa: E402
+from cats.paths import DEMO_APP, ROOT, SCREENSHOTS_DIR, WEB_DIR  # noqa: E402
 
-TOUR = WEB_DIR / "scripts" / "screenshots.mjs"
+TOUR = ROOT / "scripts" / "gradio_browser.mjs"
 
 
 def free_port() -> int:
@@ -48,22 +49,15 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
     raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
 
 
-def make_photo(url: str, folder: Path) -> Path:
-    """A cat for the Classify and Restyle tabs: one the app draws (Siamese, seed 7)."""
-    from gradio_client import Client
+def make_pictures(folder: Path) -> tuple[Path, Path]:
+    """A photo with no cat (a person) and a file that is not a picture at all."""
+    from PIL import Image
+    from skimage import data as skdata
 
-    client = Client(url, verbose=False)
-    result = client.predict("Siamese", 20, 3.0, "euler", 7, 1, _default_backend(client), api_name="/generate")
-    src = Path(result[3][0])
-    dst = folder / "cat.png"
-    shutil.copy(src, dst)
-    return dst
-
-
-def _default_backend(client) -> str:
-    info = client.view_api(print_info=False, return_format="dict")
-    param = next(p for p in info["named_endpoints"]["/generate"]["parameters"] if p["parameter_name"] == "backend_label")
-    return param["parameter_default"]
+    photo, broken = folder / "person.png", folder / "broken.png"
+    Image.fromarray(skdata.astronaut()).save(photo)
+    broken.write_text("this is not a picture")
+    return photo, broken
 
 
 def main() -> None:
@@ -87,9 +81,10 @@ def main() -> None:
     app = subprocess.Popen([sys.executable, str(DEMO_APP), "--port", str(port), *app_flags])
     try:
         wait_http(url, app, args.timeout)
-        photo = make_photo(url, tmp)
-        tour = subprocess.run([node, str(TOUR), "--url", url, "--photo", str(photo), "--out", str(args.out.resolve())],
-                              cwd=WEB_DIR, env=dict(os.environ, CHROMIUM_PATH=str(args.chromium)))
+        photo, broken = make_pictures(tmp)
+        tour = subprocess.run([node, str(TOUR), "--url", url, "--photo", str(photo), "--broken", str(broken),
+                               "--shots", str(args.out.resolve())],
+                              cwd=WEB_DIR, env=dict(os.environ, CHROMIUM_PATH=str(args.chromium)), stdout=subprocess.DEVNULL)
         if tour.returncode != 0:
             raise SystemExit(f"the browser tour failed (status {tour.returncode}); its output is above")
     finally:

@@ -118,6 +118,8 @@ def check_breed(value, name: str = "breed") -> str:
 
 
 def choices_text(values) -> str:
-    """[1, 2, 4] -> "1, 2 or 4"."""
+    """[1, 2, 4] -> "1, 2 or 4"; [] -> "none"."""
     values = [str(v) for v in values]
+    if not values:
+        return "none"
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]

@@ -95,7 +95,7 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                                             format="png", elem_id="breed-picker", buttons=[])
                         breed = gr.Dropdown(list(BREEDS), value=BREEDS[0], label="Breed", elem_id="breed")
                         mode = gr.Radio(["quality", "fast"], value="quality", label="Mode", visible=facts.has_fast,
-                                        info=f"fast: {choices_text(facts.fast_steps)} steps, less detail",
+                                        info=f"fast: {choices_text(facts.fast_steps)} steps, less detail" if facts.has_fast else None,
                                         elem_id="mode")
                         go = gr.Button("Generate", variant="primary", elem_id="generate-btn")
                         with gr.Accordion("Advanced", open=False):

@@ -1,8 +1,9 @@
-"""Export a pipeline to ONNX (graphs, manifest, golden fixtures) or re-check an export.
+"""Build the ONNX export of a pipeline (graphs, manifest, golden fixtures), or re-check one.
 
-    python export.py --model PIPELINE_DIR|synthcats --out OUT_DIR [--precision fp32,fp16,int8] [--check]
+    python export.py --model PIPELINE_DIR|synthcats --out OUT_DIR [--precision fp32,fp16[,int8]] [--force] [--check]
 
-The work is in ``cats.export``; this file only runs its CLI.
+A cached build: an export whose manifest stamp matches the weights, the exporter and its settings is
+reused, not rebuilt (docs/export.md). The work is in ``cats.export``; this file only runs its CLI.
 """
 
 import sys

@@ -2,7 +2,8 @@
 
     cats/weights/<name>/        bundled CatsPipeline directories (``CatsPipeline.from_pretrained("synthcats")``)
     webclient/public/models/    the bundled weights' ONNX export: what the web client serves and the
-                                Gradio demo's ONNX backend loads (``python export.py --model synthcats --out ...``)
+                                Gradio demo's ONNX backend loads; built by ``python export.py --model synthcats
+                                --out webclient/public/models``, ignored by git (a build output)
     docs/                       measured outputs kept in the repository (screenshots, benchmark table)
     export.py                   the export CLI, which job runners call as a script
 
@@ -23,7 +24,7 @@ BUNDLED_NAME = "synthcats"  # the pipeline the demo, the web client and the benc
 
 WEB_DIR = ROOT / "webclient"
 WEB_MODELS = WEB_DIR / "public" / "models"
-SPACE_EXPORT = "onnx"  # on a Space the export sits in ROOT/onnx (.github/scripts/sync_space.py copies it there)
+SPACE_EXPORT = "onnx"  # on a Space the export sits in ROOT/onnx (.github/scripts/sync_space.py sends it there)
 
 DOCS_DIR = ROOT / "docs"
 SCREENSHOTS_DIR = DOCS_DIR / "screenshots"

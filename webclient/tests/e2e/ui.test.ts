@@ -116,6 +116,10 @@ describe('share links', () => {
     expect(Object.fromEntries(['breed', 'seed', 'mode', 'steps', 'guidance'].map((k) => [k, q.get(k)])))
       .toEqual({ breed: 'British Shorthair', seed: '1234', mode: 'quality', steps: '4', guidance: '2.5' });
     await page.waitForFunction((u) => window.location.href === u, url); // the address bar names the cat on screen
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(url).origin });
+    await page.getByTestId('copy-link').click();
+    await page.getByText('Link copied').waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(url);
     expect(await page.getByTestId('download-1').getAttribute('download')).toBe('tiny-cats_British-Shorthair_seed1234_quality.png');
 
     const opened = await ctx.newPage();

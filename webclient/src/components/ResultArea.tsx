@@ -22,7 +22,7 @@ function statusText(g: Generation, live: boolean, breeds: string[]): string {
     return `Live: ${busy ? 'updating…' : 'up to date'}`;
   }
   const r = g.images[0];
-  if (!r) return '';
+  if (!r) return 'Your cat will appear here: pick a breed and press Generate.';
   const s = r.settings;
   const what = s.selection.kind === 'breed' ? breeds[s.selection.breed] : 'Blend';
   const secs = g.images.reduce((a, x) => a + x.stats.totalMs, 0) / 1000;

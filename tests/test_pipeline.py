@@ -315,6 +315,19 @@ def test_generator_keeps_diffusers_torch_randn_beside_the_shared_seed(pipe):
     assert np.abs(seeded_images - torch_randn).max() > 0.05
 
 
+@pytest.mark.parametrize("shift", [1.0, 1.5, 3.0])
+def test_sigmas_are_the_schedulers_bit_for_bit_and_follow_a_swapped_scheduler(pipe, shift):
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=shift)
+    p = CatsPipeline(transformer=pipe.transformer, scheduler=scheduler)
+    for steps in (1, 4, 20, 37):
+        scheduler.set_timesteps(steps)
+        assert p.sigmas(steps) == scheduler.sigmas.tolist()  # cats.schedule.sigmas, not the scheduler's own call
+    assert p.sigmas(2, "fast") == [1.0, 0.5, 0.0]  # the few-step student's schedule ignores the shift
+    p.scheduler = FlowMatchEulerDiscreteScheduler(shift=shift + 1.0)  # its shift is read at its first use
+    p.scheduler.set_timesteps(6)
+    assert p.sigmas(6) == p.scheduler.sigmas.tolist()
+
+
 REFUSED_SCHEDULERS = [({"use_karras_sigmas": True}, "use_karras_sigmas=True"),
                       ({"use_exponential_sigmas": True}, "use_exponential_sigmas=True"),
                       ({"use_beta_sigmas": True}, "use_beta_sigmas=True"),

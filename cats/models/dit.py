@@ -33,13 +33,14 @@ from cats.flow import PREDICTION_TYPES, labels_to_weights
 PRESETS: dict[str, dict] = {
     # 32 px, 16 tokens: unit tests only. 0.20 M params, 0.004 GFLOPs.
     "micro": dict(sample_size=32, patch_size=8, hidden_size=64, depth=2, num_heads=2),
-    # 64 px, 64 tokens: the CPU/browser model and the bundled SynthCats weights. 4.24 M params, 0.37 GFLOPs.
+    # 64 px, 64 tokens: the CPU/browser size (the bundled SynthCats weights are tiny-u). 4.24 M params, 0.37 GFLOPs.
     "tiny": dict(sample_size=64, patch_size=8, hidden_size=192, depth=6, num_heads=3),
     # 128 px, 256 tokens: the default for real data. 9.83 M params, 3.8 GFLOPs.
     "small": dict(sample_size=128, patch_size=8, hidden_size=256, depth=8, num_heads=4),
     # 128 px, 256 tokens, DiT-S width and depth: quality on a GPU. 32.6 M params, 12.2 GFLOPs.
     "base": dict(sample_size=128, patch_size=8, hidden_size=384, depth=12, num_heads=6),
-    # tiny + U-ViT long skips + a convolutional pixel head (see CatDiT): the recipe ablation's candidate.
+    # tiny + U-ViT long skips + a convolutional pixel head (see CatDiT): the recipe ablation's candidate and the
+    # bundled SynthCats weights (cats/weights/synthcats).
     "tiny-u": dict(sample_size=64, patch_size=8, hidden_size=192, depth=6, num_heads=3, long_skip=True,
                    conv_out=True),
 }

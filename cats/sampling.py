@@ -4,7 +4,8 @@
 filled in), take the mode's sigmas, draw the noise, start the sample, integrate with Euler or Heun,
 call back after each step, make images. ``CatsPipeline`` (PyTorch) and ``OnnxCatsPipeline`` (ONNX
 Runtime) only implement ``Runtime``, the few things that differ between them (defaults, sigmas as
-the runtime's numbers, noise, the step function of a mode, arrays in and images out), and their
+the runtime's numbers, their own noise generator, the step function of a mode, arrays in and images
+out), and their
 ``__call__`` / ``transfer`` pass the user's arguments straight here. The web client's
 ``webclient/src/lib/sampler.ts`` mirrors ``check_steps``, ``check_guidance``, ``initial_sample`` and
 ``run_sampler``, proven by the fixture ``webclient/tests/fixtures/sampling.json`` (written from this

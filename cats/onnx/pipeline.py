@@ -1,10 +1,11 @@
 """OnnxCatsPipeline: the CatsPipeline calls (generate, blend, transfer, classify) on ONNX Runtime.
 
 Built only from an export directory (``manifest.json`` + graphs) and NumPy: no torch import, so it
-runs where torch is not installed (the Gradio Space's ONNX backend). Sampling is the torch-free
-core ``cats.sampling`` (shared with ``CatsPipeline``) over the exported step graph, which holds
-the guided Euler update (CFG lives in the graph, never here); the sigmas come from
-``cats.schedule`` with the manifest's shift, which equals diffusers' scheduler.
+runs where torch is not installed (the Gradio Space's ONNX backend). ``__call__`` and ``transfer``
+hand their arguments to the torch-free sampling core (``cats.sampling.generate`` / ``restyle``,
+shared with ``CatsPipeline``); this class implements the core's ``Runtime`` over the exported step
+graphs, which hold the guided Euler update (CFG lives in the graph, never here), at the sigmas of
+``cats.schedule.sigmas`` with the manifest's shift (equal to diffusers' scheduler).
 
 Noise: ``seed=INT`` draws ``cats.noise.gaussian_noise``, the same noise as ``CatsPipeline(seed=)``
 and the web client for that seed, so the same seed and breed give the same cat; ``generator=`` (a

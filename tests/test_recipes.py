@@ -36,6 +36,13 @@ def test_quick_ablation_trains_each_variant_and_writes_the_table(tmp_path):
     assert points[0]["quality"]["memorisation"] == saved["rows"]["base"]["quality"]["memorisation"]
     with pytest.raises(ValueError, match="no checkpoint for steps \\[1\\]"):
         curve.run(out / "base", 24, steps=[1])
+    # a run still training has no pipeline yet: its config.json gives the model, the same figures follow
+    import shutil
+
+    shutil.rmtree(out / "base" / "pipeline")
+    again = curve.run(out / "base", 24)
+    assert again[0]["accuracy"] == points[0]["accuracy"]
+    assert again[0]["quality"]["memorisation"] == points[0]["quality"]["memorisation"]
 
 
 def test_bad_arguments_are_refused_before_any_training(tmp_path):

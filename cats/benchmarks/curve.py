@@ -22,11 +22,19 @@ from cats.benchmarks.recipes import EVAL_GUIDANCE, EVAL_STEPS, _fmt, judge
 
 
 def checkpoint_pipeline(run_dir: Path, checkpoint: Path):
-    """A CatsPipeline with the EMA weights of ``checkpoint`` (the run's saved pipeline gives the config)."""
+    """A CatsPipeline with the EMA weights of ``checkpoint``.
+
+    The run's saved pipeline gives the model; a run still training has none yet, and then its
+    config.json (the preset and prediction type) does.
+    """
     from cats.pipeline import CatsPipeline
     from cats.training import checkpoint as ckpt
 
-    pipe = CatsPipeline.from_pretrained(run_dir / "pipeline")
+    if (run_dir / "pipeline" / "model_index.json").is_file():
+        pipe = CatsPipeline.from_pretrained(run_dir / "pipeline")
+    else:
+        config = json.loads((run_dir / "config.json").read_text())
+        pipe = CatsPipeline.from_preset(config["preset"], prediction_type=config["prediction_type"])
     state = ckpt._read_verified(checkpoint)
     pipe.transformer.load_state_dict(state["ema"]["weights"])
     pipe.set_progress_bar_config(disable=True)

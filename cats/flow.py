@@ -3,7 +3,8 @@
 The convention itself (which end is noise, what v is, the 1000 * sigma timestep, the x -> v clamp,
 the CFG formula) is written once, torch-free, in ``cats.convention``; this module shapes (B,) sigmas
 to broadcast over an image batch, calls the network, combines classifier-free guidance from ONE
-batched forward pass, and holds the training-side draws (logit-normal sigmas, label dropout, loss).
+batched forward pass, gives the sampling core its step for a torch model (``sampling_step``), and
+holds the training-side draws (logit-normal sigmas, label dropout, loss).
 
 Everything here works on any ``model(sample, timestep, class_weights) -> tensor`` and is
 export-friendly (no Python branching on tensor values).
@@ -22,7 +23,7 @@ from cats.convention import PREDICTION_TYPES, SIGMA_MIN, TIMESTEP_SCALE, velocit
 
 __all__ = ["PREDICTION_TYPES", "SIGMA_MIN", "TIMESTEP_SCALE", "drop_labels", "euler_step", "flow_matching_loss",
            "guided_velocity", "interpolate", "labels_to_weights", "model_velocity", "null_weights", "sample_sigmas",
-           "velocity_target", "velocity_to_x0", "x0_to_velocity"]
+           "sampling_step", "velocity_target", "velocity_to_x0", "x0_to_velocity"]
 
 Model = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -90,6 +91,26 @@ def guided_velocity(model: Model, x_sigma: torch.Tensor, sigma: torch.Tensor, cl
     v_cond, v_null = v_both[:b], v_both[b:]
     v = convention.guide(v_cond, v_null, guidance_scale)
     return v, velocity_to_x0(x_sigma, v, sigma)
+
+
+def sampling_step(model: Model, class_weights: torch.Tensor, guidance_scale: float | None, prediction_type: str
+                  ) -> Callable[[torch.Tensor, float, float], tuple[torch.Tensor, torch.Tensor]]:
+    """The sampling core's step for a torch model: (x, sigma, sigma_next) -> (x_next, pred_x0), one Euler move.
+
+    class_weights: (B, 13). guidance_scale None (a few-step student: guidance baked in) or 1 runs only
+    the conditional branch (batch B); any other, both branches in one batch 2B (``guided_velocity``).
+    """
+    def step(x: torch.Tensor, sigma: float, sigma_next: float) -> tuple[torch.Tensor, torch.Tensor]:
+        s = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)  # (B,)
+        w = class_weights.to(x.dtype)
+        if guidance_scale is None or guidance_scale == 1.0:
+            v = model_velocity(model, x, s, w, prediction_type)
+            x0 = velocity_to_x0(x, v, s)
+        else:
+            v, x0 = guided_velocity(model, x, s, w, guidance_scale, prediction_type)
+        return euler_step(x, v, s, torch.full_like(s, sigma_next)), x0
+
+    return step
 
 
 def euler_step(x: torch.Tensor, v: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:

@@ -9,10 +9,10 @@ The breeds, the preset name and the default steps and guidance live in ``model_i
 ``__call__`` and ``transfer`` hand their arguments to the torch-free sampling core
 (``cats.sampling.generate`` / ``restyle``, shared with the ONNX pipeline); this class implements the
 core's ``Runtime``: its defaults, the sigmas of ``cats.schedule.sigmas`` at the scheduler's shift,
-the noise, and the step of each mode (``cats.flow.guided_velocity``, classifier-free guidance in one
-batched pass, then ``euler_step``). The scheduler is checked (``cats.schedule.check_scheduler``) and
-its shift read once, at construction or, for a scheduler set later, at its first use: an option the
-ONNX and web runtimes cannot reproduce is refused.
+the noise generator, and the step of each mode (``cats.flow.sampling_step``: classifier-free
+guidance in one batched pass, then an Euler move). The scheduler is checked
+(``cats.schedule.check_scheduler``) and its shift read once, at construction or, for a scheduler
+set later, at its first use: an option the ONNX and web runtimes cannot reproduce is refused.
 
 Initial noise: ``seed=INT`` draws ``cats.noise.gaussian_noise`` (the same noise as the ONNX pipeline,
 the Gradio demo and the web client for that seed); ``generator=`` draws ``torch.randn(shape,
@@ -32,7 +32,7 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImageP
 from cats import paths, sampling, schedule
 from cats.breeds import BREEDS, NULL_ID, breed_weights
 from cats.classify import classify
-from cats.flow import SIGMA_MIN, euler_step, guided_velocity, model_velocity, velocity_to_x0
+from cats.flow import SIGMA_MIN, sampling_step
 from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
 from cats.models.dit import PRESETS, CatDiT, get_preset
 from cats.paths import bundled_names
@@ -225,25 +225,9 @@ class CatsPipeline(DiffusionPipeline):
         return torch.as_tensor(array).to(self._execution_device, self.transformer.dtype)
 
     def step(self, weights: torch.Tensor, call: Call):
-        """(x, sigma, sigma_next) -> (x_next, pred_x0): one Euler move of the mode's network.
-
-        Fast mode and guidance 1 run only the conditional branch (batch B); any other guidance, both
-        branches in one batch 2B (``cats.flow.guided_velocity``).
-        """
+        """The step of the mode's network (``cats.flow.sampling_step``): the student in fast mode, else the transformer."""
         model = self.fast_transformer if call.mode == "fast" else self.transformer
-        prediction_type, guidance = model.config.prediction_type, call.guidance
-
-        def step(x: torch.Tensor, sigma: float, sigma_next: float):
-            s = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)  # (B,)
-            w = weights.to(x.dtype)
-            if guidance is None or guidance == 1.0:
-                v = model_velocity(model, x, s, w, prediction_type)
-                x0 = velocity_to_x0(x, v, s)
-            else:
-                v, x0 = guided_velocity(model, x, s, w, guidance, prediction_type)
-            return euler_step(x, v, s, torch.full_like(s, sigma_next)), x0
-
-        return step
+        return sampling_step(model, weights, call.guidance, model.config.prediction_type)
 
     @contextlib.contextmanager
     def progress(self, total: int):

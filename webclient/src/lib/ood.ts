@@ -1,5 +1,5 @@
 /**
- * The familiarity score, mirroring cats/ood/__init__.py (OodStats.score): the classifier graph's `features` output
+ * The familiarity score, mirroring cats/ood/score.py (OodStats.score): the classifier graph's `features` output
  * (the pooled stage named in manifest.classifier.ood.layer) -> t = sqrt(max(f, 0)) -> z = t W -> the squared
  * distance to the nearest whitened class mean. A picture scoring over the threshold is "unfamiliar". float64 math,
  * as NumPy does it; tests/unit/classify.test.ts replays Python-computed cases from tests/fixtures/classify.json.
@@ -23,7 +23,7 @@ export interface OodSection {
 
 export interface OodStats { threshold: number; dim: number; whitener: Float32Array; classMeans: Float32Array; classes: number }
 
-/** {"dtype": "float32", "shape", "base64"} (little-endian, as cats/onnx/manifest.py writes it) -> Float32Array. */
+/** {"dtype": "float32", "shape", "base64"} (little-endian, as cats/arrays.py writes it) -> Float32Array. */
 export function decodeFloat32(a: EncodedArray): Float32Array {
   if (a.dtype !== 'float32') throw new RangeError(`expected a float32 array, got ${a.dtype}`);
   const bin = atob(a.base64);

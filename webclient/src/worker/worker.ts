@@ -154,7 +154,7 @@ function requestNoise(req: { noise?: Float32Array; seed: number }, m: Manifest):
 }
 
 /**
- * The one sampling run behind generate, restyle and generateFast (cats/sampling.py::_integrate): the start
+ * The one sampling run behind generate, restyle and generateFast (cats/sampling.py::generate and restyle): the start
  * (noise, or the restyle mix with `image`), the loop with a step message after each step, the generated message.
  */
 async function sampleAndPost(req: { id: number; seed: number }, noise: Float32Array, sigmas: Float32Array, step: StepFn,

@@ -436,3 +436,36 @@ def test_startup_benchmark_serves_a_first_request(weights):
     assert result["runs"] == 1
     assert 0 < result["listening_s"] <= result["first_request_s"]
 
+
+
+def _queue_call(url: str, fn_index: int, data, event_data=None) -> tuple[str, dict]:
+    """Call an event by its index through the queue, as the page does -> (last message kind, message)."""
+    import httpx
+
+    session = f"probe{fn_index}"
+    with httpx.Client(base_url=url, timeout=60) as http:
+        r = http.post("gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session,
+                                                     "event_data": event_data, "trigger_id": None})
+        assert r.status_code == 200, r.text
+        text = http.get("gradio_api/queue/data", params={"session_hash": session}).text
+    messages = [json.loads(line[len("data: "):]) for line in text.splitlines() if line.startswith("data: ")]
+    done = next(m for m in messages if m.get("msg") == "process_completed")
+    return ("ok" if done.get("success") else "error"), done.get("output", {})
+
+
+def test_private_ui_events_refuse_bad_event_data_in_the_apps_words(served, caplog):
+    demo, url = served
+    names = {fn.fn.__name__: i for i, fn in enumerate(demo.fns.values()) if fn.fn is not None}
+    cases = [(names["pick_breed"], [], {"index": "abc", "value": None}, "breed picture must be an integer"),
+             (names["pick_breed"], [], {"index": 99, "value": None}, "breed picture must be an integer in [0, 11]"),
+             (names["pick_breed"], [], {"value": None}, "this request is not one the page sends"),
+             (names["pick_breed"], [], None, "this request is not one the page sends"),
+             (names["on_mode"], ["turbo"], None, "mode must be one of quality, fast")]
+    with caplog.at_level(logging.INFO, logger="tiny_cats.demo"):
+        for fn_index, data, event_data, message in cases:
+            kind, output = _queue_call(url, fn_index, data, event_data)
+            assert kind == "error" and message in (output.get("error") or ""), (message, output)
+    refused = [r for r in caplog.records if r.name == "tiny_cats.demo" and r.getMessage().startswith("refused")]
+    assert len(refused) == len(cases) and all(r.exc_info is None for r in refused)  # one line each, no traceback
+    kind, output = _queue_call(url, names["pick_breed"], [], {"index": 3, "value": None})
+    assert kind == "ok" and output["data"] == ["Bombay"]  # what the page sends still works

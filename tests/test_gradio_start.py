@@ -19,6 +19,7 @@ def _module(name: str):
     sys.path.insert(0, str(APP.parent))
     spec = importlib.util.spec_from_file_location(f"tiny_cats_start_{name}", APP.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

@@ -1,7 +1,8 @@
 /**
  * The Gradio demo as a visitor sees it, in headless Chromium (playwright-core, the web client's launcher).
  *
- *   node scripts/gradio_browser.mjs --url http://127.0.0.1:PORT/ --photo NOT_A_CAT.png --broken BROKEN.png [--shots DIR]
+ *   node scripts/gradio_browser.mjs --url http://127.0.0.1:PORT/ --photo NOT_A_CAT.png --broken BROKEN.png
+ *                                   [--shots DIR --cat CAT.png]
  *
  * Run by tests/test_gradio_browser.py (which starts the app) and by scripts/screenshots.py (with --shots).
  * Prints one JSON object of what it measured; the Python test asserts on it:
@@ -18,7 +19,8 @@ import { parseArgs } from 'node:util';
 import { launchBrowser } from '../webclient/scripts/browser.mjs';
 
 const { values: opts } = parseArgs({
-  options: { url: { type: 'string' }, photo: { type: 'string' }, broken: { type: 'string' }, shots: { type: 'string' } },
+  options: { url: { type: 'string' }, photo: { type: 'string' }, broken: { type: 'string' }, shots: { type: 'string' },
+    cat: { type: 'string' } },
   strict: true,
 });
 for (const name of ['url', 'photo', 'broken']) {
@@ -150,11 +152,11 @@ async function share(context) {
   return out;
 }
 
-/** Screenshots only: the Restyle tab with the photo, before and after side by side. */
+/** Screenshots only: the Restyle tab with a cat picture, before and after side by side. */
 async function restyleShot(context) {
   const page = await open(context);
   await clickTab(page, 'Restyle');
-  await page.locator('input[type=file]').first().setInputFiles(opts.photo);
+  await page.locator('input[type=file]').first().setInputFiles(opts.cat ?? opts.photo);
   await page.waitForTimeout(1500); // the upload reaches the server before the click uses it
   await page.locator('button').filter({ hasText: /^\s*Restyle\s*$/ }).last().click();
   await waitFor(page, () => [...document.querySelectorAll('.prose, .md')].some((e) => e.offsetParent && e.textContent.includes('restyled as')),

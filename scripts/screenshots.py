@@ -6,7 +6,7 @@ Starts ``spaces_demo/app.py`` on a free port (app flags after ``--``, e.g. ``-- 
 DIR``), then runs ``scripts/gradio_browser.mjs`` (playwright-core, the web client's Chromium
 launcher: no browser download) with ``--shots``: ``generate.png`` (the first screen at 1280 x 900
 after one Generate), ``generate-phone.png`` (the whole page at 390 px), ``classify.png`` (a photo
-of a person: the unfamiliar verdict) and ``restyle.png`` (the same photo restyled). Needs Node and
+of a person: the unfamiliar verdict) and ``restyle.png`` (a SynthCats drawing, restyled). Needs Node and
 the web client's packages (``cd webclient && npm ci``).
 """
 
@@ -49,15 +49,19 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
     raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
 
 
-def make_pictures(folder: Path) -> tuple[Path, Path]:
-    """A photo with no cat (a person) and a file that is not a picture at all."""
+def make_pictures(folder: Path) -> tuple[Path, Path, Path]:
+    """A photo with no cat (a person), a file that is not a picture, and a SynthCats test drawing."""
     from PIL import Image
     from skimage import data as skdata
 
-    photo, broken = folder / "person.png", folder / "broken.png"
+    from cats.data import load_dataset
+
+    photo, broken, cat = folder / "person.png", folder / "broken.png", folder / "cat.png"
     Image.fromarray(skdata.astronaut()).save(photo)
     broken.write_text("this is not a picture")
-    return photo, broken
+    drawing = load_dataset("synthcats", split="test", image_size=64).images[0]  # (3, 64, 64) uint8
+    Image.fromarray(drawing.permute(1, 2, 0).numpy()).save(cat)
+    return photo, broken, cat
 
 
 def main() -> None:
@@ -81,9 +85,9 @@ def main() -> None:
     app = subprocess.Popen([sys.executable, str(DEMO_APP), "--port", str(port), *app_flags])
     try:
         wait_http(url, app, args.timeout)
-        photo, broken = make_pictures(tmp)
+        photo, broken, cat = make_pictures(tmp)
         tour = subprocess.run([node, str(TOUR), "--url", url, "--photo", str(photo), "--broken", str(broken),
-                               "--shots", str(args.out.resolve())],
+                               "--shots", str(args.out.resolve()), "--cat", str(cat)],
                               cwd=WEB_DIR, env=dict(os.environ, CHROMIUM_PATH=str(args.chromium)), stdout=subprocess.DEVNULL)
         if tour.returncode != 0:
             raise SystemExit(f"the browser tour failed (status {tour.returncode}); its output is above")

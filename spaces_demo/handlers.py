@@ -232,7 +232,7 @@ class Handlers:
         status = f"**Done:** restyled as {breed} at strength {strength:.2f}, seed {seed}, in {_seconds(t0)}."
         if backend.facts.has_classifier:  # the familiarity check tells whether the restyle can be trusted
             if backend.classify(image, top_k=3).verdict == UNFAMILIAR:
-                status += ("\n\n**This photo is unlike the pictures these weights learned from**, so the "
+                status += ("\n\n**This picture is unlike the pictures these weights learned from**, so the "
                            "restyle may not look like your cat.")
         names = render.download_names(render.subject(restyle=breed), seed, "quality", 1)
         pair = [(before, "before (as the model sees it)"), (result, f"after: {breed}")]

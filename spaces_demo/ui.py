@@ -39,6 +39,7 @@ CSS = """
 .bar span { display: block; height: 100%; background: #22a559; }
 .verdict.unreliable .bar span { background: #9a9a9a; }
 .verdict.unreliable .bar-name, .verdict.unreliable .bar-p { opacity: 0.7; }
+.picture-in img { width: 100%; height: 100%; object-fit: contain; }
 .bars-title { font-size: 0.9em; opacity: 0.8; margin: 10px 0 2px; }
 """
 INTRO = ("# tiny-cats\nPick a breed and draw a cat, ask which breed a cat drawing shows, blend breeds or restyle "
@@ -128,7 +129,8 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(min_width=300):
                         photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath",
-                                         label="A cat picture (upload, paste or webcam)", height=320)
+                                         label="A cat picture (upload, paste or webcam)", height=320,
+                                         elem_classes="picture-in")
                         photo.input_name = "photo"  # what refusals call it (handlers.classify too)
                         classify_btn = gr.Button("Classify", variant="primary", elem_id="classify-btn")
                     with gr.Column(min_width=300):
@@ -166,7 +168,7 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(min_width=300):
                         r_photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath",
-                                           label="Your cat", height=256)
+                                           label="Your cat", height=256, elem_classes="picture-in")
                         r_photo.input_name = "your cat"
                         r_breed = gr.Dropdown(list(BREEDS), value=BREEDS[10], label="Breed")
                         r_strength = gr.Slider(*LIMITS.strength, step=0.05, value=0.6, label="Strength")

@@ -2,7 +2,8 @@
  * Page settings from the URL query, validated (a typo raises naming the accepted values):
  *   ?provider=auto|wasm|webgpu   execution provider (auto: WebGPU only with a real adapter, else WASM)
  *   ?threads=N                   WASM threads (used only when cross-origin isolated)
- *   ?variant=fp32|fp16|int8...   generator precision variant (any key of manifest.generator.variants)
+ *   ?variant=fp32|fp16|...       generator precision variant (any key of manifest.generator.variants; int8 only
+ *                                when the export was built with --precision fp32,fp16,int8)
  *   ?thumbs=0                    do not generate breed thumbnails (when the export ships none)
  *   ?testhook=1                  expose window.__cats for the end-to-end tests and the benchmark
  *   ?models=URL                  where manifest.json lives (default ./models/, relative to the page)

@@ -141,6 +141,13 @@ async function share(context) {
     bad: '?breed=Dog&seed=-3&steps=abc&colour=blue',
   };
   const out = {};
+  // A blend opens the Blend tab with its breeds and weights (its settings are not under Advanced there).
+  const page = await open(context, '?blend=Siamese:0.7,Persian:0.3&seed=5');
+  await waitFor(page, () => document.querySelector('#blend-breed-a input')?.offsetParent, undefined, 'the Blend tab', 30_000);
+  out.blend = await page.evaluate(() => Object.fromEntries(['a', 'b', 'c'].flatMap((k) => [
+    [`breed_${k}`, document.querySelector(`#blend-breed-${k} input`)?.value ?? null],
+    [`weight_${k}`, document.querySelector(`#blend-weight-${k} input[type=number]`)?.value ?? null]])));
+  await page.close();
   for (const [name, query] of Object.entries(links)) {
     const page = await open(context, query);
     await waitFor(page, (n) => n !== 'bad' || document.querySelector('#share-notice')?.offsetParent, name, 'the link to be applied', 30_000);

@@ -148,8 +148,10 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                 with gr.Row():
                     for slot, (name, weight) in zip("ABC", [(BREEDS[1], 0.5), (BREEDS[11], 0.5), (None, 0.0)]):
                         with gr.Column(min_width=160):
-                            blend_inputs += [gr.Dropdown(list(BREEDS), value=name, label=f"Breed {slot}"),
-                                             gr.Slider(*LIMITS.weight, step=0.05, value=weight, label=f"Weight {slot}")]
+                            blend_inputs += [gr.Dropdown(list(BREEDS), value=name, label=f"Breed {slot}",
+                                                         elem_id=f"blend-breed-{slot.lower()}"),
+                                             gr.Slider(*LIMITS.weight, step=0.05, value=weight, label=f"Weight {slot}",
+                                                       elem_id=f"blend-weight-{slot.lower()}")]
                 with gr.Row():
                     with gr.Column(min_width=300):
                         with gr.Accordion("Advanced", open=False):

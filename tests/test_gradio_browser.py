@@ -104,6 +104,8 @@ def test_share_links_set_the_same_settings(tour):
                                 "mode": "quality", "fastSteps": None, "notice": ""}
     fast = share["fast"]
     assert (fast["breed"], fast["seed"], fast["mode"], fast["fastSteps"], fast["notice"]) == ("Sphynx", "12", "fast", "4", "")
+    assert share["blend"] == {"breed_a": "Siamese", "weight_a": "0.7", "breed_b": "Persian", "weight_b": "0.3",
+                              "breed_c": "", "weight_c": "0"}
     bad = share["bad"]  # a mistyped link opens the demo at its defaults and says what it did not use
     assert (bad["breed"], bad["seed"], bad["mode"]) == ("Abyssinian", "0", "quality")
     for words in ("“colour” is not a setting", "“Dog” is not one of the 12 breeds", "seed must be", "steps must be"):

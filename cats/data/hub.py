@@ -37,10 +37,10 @@ from cats.data import labels as label_names
 from cats.data.cache import cache_key, class_names_for, load_arrays, save_arrays
 from cats.data.dataset import ArrayDataset
 from cats.data.decode import decode_square
-from cats.data.oxford import OXFORD_MIRROR
 from cats.images import ImageInputError
 
 PREFIX = "hf:"
+OXFORD_MIRROR = "timm/oxford-iiit-pet"  # Oxford-IIIT Pet as parquet: cats.data.oxford's fallback
 SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "val", "valid": "val", "val": "val",
                  "dev": "val", "test": "test", "testing": "test"}
 TEST_SEED = 0  # the held-out test split does not move with --seed

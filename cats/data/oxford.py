@@ -36,13 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from cats.breeds import OTHER_ID, OXFORD_NAMES
+from cats.data import hub
 from cats.data.cache import cache_key, class_names_for, default_root, load_arrays, save_arrays
 from cats.data.dataset import ArrayDataset
 from cats.data.decode import decode_all
+from cats.data.hub import OXFORD_MIRROR
 from cats.files import md5sum
 
 DIRNAME = "oxford-iiit-pet"
-OXFORD_MIRROR = "timm/oxford-iiit-pet"  # the Hub copy (parquet): used when the official archive fails
 CROPS = ("center", "head")
 SOCKET_TIMEOUT = 60.0  # seconds without a byte from the server before a download counts as failed
 CAT, DOG = 1, 2
@@ -226,8 +227,6 @@ def _require_layout(directory: Path) -> None:
 def _from_mirror(error: BaseException, split: str, image_size: int, root: Path, include_other: bool, seed: int,
                  crop: str, val_fraction: float) -> ArrayDataset:
     """The split from the Hub mirror, after the official download failed with ``error``."""
-    from cats.data import hub
-
     if crop != "center":
         raise OSError(f"downloading Oxford-IIIT Pet failed ({error}); the Hub mirror hf:{OXFORD_MIRROR} has no head "
                       f"boxes, so crop={crop!r} needs the official archive: try again later, or use crop='center'"

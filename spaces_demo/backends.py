@@ -29,6 +29,11 @@ from PIL import Image
 
 from cats.images import from_model_array
 
+# One pipeline load at a time in the process: diffusers' from_pretrained builds modules under
+# accelerate's init_empty_weights, which patches torch for every thread while it runs, so a second
+# load (the breed pictures' copy, a visitor's first request) must not overlap it.
+_LOADING = threading.Lock()
+
 # on_step(step_index from 0, latents (B,3,H,W), pred_x0 (B,3,H,W)), both float arrays in [-1, 1]
 StepFn = Callable[[int, np.ndarray, np.ndarray], None]
 
@@ -118,7 +123,8 @@ class Backend(ABC):
     def pipe(self):
         with self._lock:
             if self._pipe is None:
-                self._pipe = self._load()
+                with _LOADING:
+                    self._pipe = self._load()
             return self._pipe
 
     @property

@@ -233,4 +233,5 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
         demo.load(open_link, None, link_outputs, api_visibility="private", queue=False)
         demo.load(show_thumbnails, None, [picker, picker_note], api_visibility="private", queue=False, show_progress="hidden")
 
+    demo.thumbnails = thumbs  # whoever closes the app early can wait for the drawing to end
     return demo

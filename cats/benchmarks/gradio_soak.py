@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cats.benchmarks.gradio_startup import _free_port, _wait_http  # the same launch helpers as the start-up benchmark
+from cats.noise import MAX_SEED
 from cats.paths import DEMO_APP
 
 RSS_GOAL_MB = 50.0
@@ -149,7 +150,7 @@ class Soaker:
         breed = r.choice(["Siamese", "Bengal", "Sphynx", "Persian", "Maine Coon"])
         if endpoint == "generate":
             job = self.client.submit(breed, self.steps, self.guidance, r.choice(["euler", "heun"]),
-                                     r.randrange(2**32), r.choice([1, 1, 2]), b, api_name="/generate")
+                                     r.randint(0, MAX_SEED), r.choice([1, 1, 2]), b, api_name="/generate")
             final = job.result()
             assert final[1].startswith("**Done:**") and final[2], final[1]
         elif endpoint == "classify":
@@ -160,13 +161,13 @@ class Soaker:
         elif endpoint == "restyle":
             photo, path = self._photo()
             _, status, _ = self.client.predict(photo, breed, r.choice([0.3, 0.6, 0.9]), 8, self.guidance,
-                                               r.randrange(2**32), b, api_name="/restyle")
+                                               r.randint(0, MAX_SEED), b, api_name="/restyle")
             assert "restyled as" in status, status
             path.unlink()
         else:
             third = r.choice([None, "Bombay"])
             _, status, _ = self.client.predict("Bengal", 0.5, breed, 0.5, third, 0.25 if third else 0.0,
-                                               8, self.guidance, r.randrange(2**32), b, api_name="/blend")
+                                               8, self.guidance, r.randint(0, MAX_SEED), b, api_name="/blend")
             assert status.startswith("**Done:**"), status
         self.clean_downloads()
 

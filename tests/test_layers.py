@@ -1,4 +1,5 @@
-"""The package's floors (docs/ARCHITECTURE.md, "Layers"): no package imports one above it.
+"""The package's floors (docs/ARCHITECTURE.md, "Layers"): no package imports one above it, and no
+module of a package imports itself back through the package's other modules.
 
 Read from the source, not from what happens to be imported: every ``import`` and ``from ... import``
 counts, at the top of a file or deferred inside a function, and so does a dynamic import by name
@@ -59,20 +60,43 @@ def _imported(tree: ast.AST) -> list[tuple[str, int]]:
     return [(name, line) for name, line in found if name == "cats" or name.startswith("cats.")]
 
 
-def _edges() -> list[tuple[str, str, str, int]]:
-    """(importer unit, imported unit, file, line) for every import that crosses units."""
+def _module_edges() -> list[tuple[str, str, str, int]]:
+    """(importer module, imported module, file, line) for every import of another cats module."""
     edges = []
     for module, path in MODULES.items():
         for name, line in _imported(ast.parse(path.read_text(), str(path))):
             target = name
             while target not in MODULES:  # `import cats.ood.score` or a name inside a module
                 target = target.rpartition(".")[0]
-            if _unit(target) != _unit(module):
-                edges.append((_unit(module), _unit(target), str(path.relative_to(PACKAGE.parent)), line))
+            if target != module:
+                edges.append((module, target, str(path.relative_to(PACKAGE.parent)), line))
     return edges
 
 
-EDGES = _edges()
+MODULE_EDGES = _module_edges()
+# (importer unit, imported unit, file, line) for every import that crosses units
+EDGES = [(_unit(src), _unit(dst), path, line) for src, dst, path, line in MODULE_EDGES if _unit(src) != _unit(dst)]
+
+
+def _cycle(imports: dict[str, set[str]]) -> list[str] | None:
+    """One import loop of ``imports`` (module -> the modules it imports) as [a, b, ..., a], or None."""
+    done, path = set(), []
+
+    def visit(module: str) -> list[str] | None:
+        if module in path:
+            return path[path.index(module):] + [module]
+        if module in done:
+            return None
+        path.append(module)
+        for target in sorted(imports.get(module, ())):
+            found = visit(target)
+            if found:
+                return found
+        path.pop()
+        done.add(module)
+        return None
+
+    return next(filter(None, map(visit, sorted(imports))), None)
 
 
 def test_every_package_has_a_floor():
@@ -84,6 +108,21 @@ def test_no_package_imports_its_own_floor_or_one_above():
     bad = [f"{path}:{line}: {src or 'cats'} (floor {FLOOR[src]}) imports {dst or 'cats'} (floor {FLOOR[dst]})"
            for src, dst, path, line in EDGES if FLOOR[dst] >= FLOOR[src]]
     assert bad == []
+
+
+def test_no_import_loop_inside_a_package():
+    # deferred imports count: a loop hidden inside a function is still a loop
+    within = {}
+    for src, dst, _, _ in MODULE_EDGES:
+        if _unit(src) == _unit(dst):
+            within.setdefault(src, set()).add(dst)
+    assert _cycle(within) is None, "move what both modules need to the one that owns it"
+
+
+def test_the_loop_finder_sees_a_loop_through_three_modules():
+    loop = {"cats.a.x": {"cats.a.y"}, "cats.a.y": {"cats.a.z"}, "cats.a.z": {"cats.a.x"}, "cats.a.w": {"cats.a.x"}}
+    assert _cycle(loop) == ["cats.a.x", "cats.a.y", "cats.a.z", "cats.a.x"]
+    assert _cycle({**loop, "cats.a.z": set()}) is None
 
 
 @pytest.mark.parametrize("example", ['import cats.pipeline\n', 'def f():\n    from cats.pipeline import CatsPipeline\n',

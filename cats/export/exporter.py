@@ -29,7 +29,7 @@ from cats.export.fast import (
 )
 from cats.export.golden import make_golden, replay_golden
 from cats.export.graphs import GeneratorStep, export_classifier, export_generator
-from cats.export.int8 import scheme_of
+from cats.export.int8 import make_int8, scheme_of
 from cats.export.manifest import classifier_entry, file_entry, generator_entry, graph_io, new_manifest, write_manifest
 from cats.export.parity import (
     CLASSIFIER_BUDGETS,
@@ -39,7 +39,7 @@ from cats.export.parity import (
     over_budget,
     session,
 )
-from cats.export.precision import SERVED, check_precisions, make_variant
+from cats.export.precision import PRECISIONS, SERVED, check_precisions, to_fp16_weights
 from cats.onnx.manifest import GOLDEN, GRAPHS, read_golden, read_manifest, variant_path, verify_files
 from cats.schedule import check_scheduler
 
@@ -66,6 +66,24 @@ def _defaults(pipe) -> dict:
 def baked_guidance(pipe) -> float:
     """The guidance the few-step student learned from its teacher's images (recorded when it was bundled)."""
     return float(pipe.config.get("fast_guidance_scale") or pipe.config.default_guidance_scale)
+
+
+def make_variant(fp32: onnx.ModelProto, precision: str, int8_args: dict | None = None) -> onnx.ModelProto | None:
+    """The ``precision`` variant ("fp32" | "fp16" | "int8") of an fp32 graph (``cats.export.precision``).
+
+    int8 is for the generator step graph only and needs ``int8_args`` = {guidance_scale, shift,
+    budget} (see ``cats.export.int8.make_int8``); it returns None when no layer can be quantised
+    within the budget.
+    """
+    if precision == "fp32":
+        return fp32
+    if precision == "fp16":
+        return to_fp16_weights(fp32)
+    if precision == "int8":
+        if int8_args is None:
+            raise ValueError("the int8 variant needs int8_args (guidance_scale, shift, budget): generator graphs only")
+        return make_int8(fp32, **int8_args)
+    raise ValueError(f"unknown precision {precision!r}: choose from {', '.join(PRECISIONS)}")
 
 
 def _variant_file(graph: str, precision: str) -> str:

@@ -6,8 +6,9 @@ Both keep float32 inputs and outputs, so a client feeds every variant the same t
   float32. Half the file size, the same fp32 arithmetic (a full fp16 conversion runs slower than
   fp32 on onnxruntime's CPU provider); ``Cast`` runs everywhere, onnxruntime-web included.
 * ``int8`` (generator only): 8-bit dynamic quantisation of the weight MatMuls that cost least
-  accuracy, chosen by measurement, the rest in float; see ``cats.export.int8``. Built on request
-  only (``--precision fp32,fp16,int8``): no client loads it by default (docs/export.md).
+  accuracy, chosen by measurement, the rest in float; see ``cats.export.int8``, which stores its float
+  layers with ``to_fp16_weights``. Built on request only (``--precision fp32,fp16,int8``): no client
+  loads it by default (docs/export.md). The exporter picks the variant's builder (``make_variant``).
 """
 
 from __future__ import annotations
@@ -60,22 +61,3 @@ def to_fp16_weights(model: onnx.ModelProto, only=None) -> onnx.ModelProto:
     onnx.checker.check_model(out, full_check=True)
     return out
 
-
-def make_variant(fp32: onnx.ModelProto, precision: str, int8_args: dict | None = None) -> onnx.ModelProto | None:
-    """The ``precision`` variant ("fp32" | "fp16" | "int8") of an fp32 graph.
-
-    int8 is for the generator step graph only and needs ``int8_args`` = {guidance_scale, shift,
-    budget} (see ``cats.export.int8.make_int8``); it returns None when no layer can be quantised
-    within the budget.
-    """
-    if precision == "fp32":
-        return fp32
-    if precision == "fp16":
-        return to_fp16_weights(fp32)
-    if precision == "int8":
-        if int8_args is None:
-            raise ValueError("the int8 variant needs int8_args (guidance_scale, shift, budget): generator graphs only")
-        from cats.export.int8 import make_int8  # here: cats.export.int8 imports this module
-
-        return make_int8(fp32, **int8_args)
-    raise ValueError(f"unknown precision {precision!r}: choose from {', '.join(PRECISIONS)}")

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from PIL import Image
 
-from cats.breeds import OTHER_LABEL
+from cats.breeds import OTHER_LABEL, breed_id
 from cats.classify import UNFAMILIAR, UNSURE
 
 ONE_SIZE, GRID_SIZE = 384, 192  # display side in CSS pixels: one image, several images
@@ -101,9 +101,10 @@ def subject(breed: str | None = None, blend: dict[str, float] | None = None, res
     """A download name's subject: ``British-Shorthair``, ``Siamese50-Persian50`` or ``restyle-Bengal``."""
     if restyle is not None:
         return f"restyle-{restyle.replace(' ', '-')}"
-    if blend is not None:
+    if blend is not None:  # in breed-id order, zero weights left out: the web client names a blend the same way
         total = sum(blend.values())
-        return "-".join(f"{name.replace(' ', '-')}{round(100 * w / total)}" for name, w in blend.items())
+        parts = sorted((breed_id(name), name, w) for name, w in blend.items() if w > 0)
+        return "-".join(f"{name.replace(' ', '-')}{round(100 * w / total)}" for _, name, w in parts)
     return breed.replace(" ", "-")
 
 

@@ -469,3 +469,16 @@ def test_private_ui_events_refuse_bad_event_data_in_the_apps_words(served, caplo
     assert len(refused) == len(cases) and all(r.exc_info is None for r in refused)  # one line each, no traceback
     kind, output = _queue_call(url, names["pick_breed"], [], {"index": 3, "value": None})
     assert kind == "ok" and output["data"] == ["Bombay"]  # what the page sends still works
+
+
+def test_download_names_are_the_web_clients():
+    """The same names as webclient/tests/unit/share.test.ts: a blend in breed-id order whatever order it was given."""
+    _load_app_module()  # puts spaces_demo/ on the path
+    import render
+
+    assert render.subject(blend={"Siamese": 0.5, "Persian": 0.5}) == "Persian50-Siamese50"
+    assert render.subject(blend={"Persian": 1.0, "Bengal": 3.0, "Sphynx": 0.0}) == "Bengal75-Persian25"
+    assert render.download_names(render.subject("British Shorthair"), 0, "quality", 1) == \
+        ["tiny-cats_British-Shorthair_seed0_quality.png"]
+    assert render.download_names(render.subject(restyle="Siamese"), 12, "quality", 1) == \
+        ["tiny-cats_restyle-Siamese_seed12_quality.png"]

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cats.benchmarks.recipes import prepare_out, run_commands
+from cats.data import load_dataset
 from cats.paths import ROOT
 
 VARIANTS = {
@@ -42,12 +44,16 @@ QUICK = {"batch_size": 8}
 def judge(sampler, steps: int, samples: int, cache_dir: Path, reference=None, data_root: str | None = None,
           size: int = 64) -> dict:
     """One row: quality of ``samples`` balanced samples at ``steps`` (the ``recipes`` footing)."""
-    import torch
+    import torch  # imported here: torch only after the argument checks
 
-    from cats.data import load_dataset
-    from cats.evaluation.classifier import find_classifier_dir
-    from cats.evaluation.generator import breed_accuracy, classify_tensors, generate_balanced, sample_quality
-    from cats.models.classifier import CatClassifier
+    from cats.evaluation.classifier import find_classifier_dir  # imported here: torch only after the argument checks
+    from cats.evaluation.generator import (  # imported here: torch only after the argument checks
+        breed_accuracy,
+        classify_tensors,
+        generate_balanced,
+        sample_quality,
+    )
+    from cats.models.classifier import CatClassifier  # imported here: torch only after the argument checks
 
     extra = {"root": data_root} if data_root else {}
     test = torch.as_tensor(load_dataset("synthcats", split="test", image_size=size, **extra).images)
@@ -98,10 +104,10 @@ def _sampler(pipe, mode: str = "quality"):
 def evaluate(teacher: str, students: dict[str, Path], steps: list[int], teacher_steps: list[int], samples: int,
              cache_dir: Path, data_root: str | None = None, threads: int | None = None) -> list[dict]:
     """Rows for the teacher at ``teacher_steps`` and each student at ``steps`` (same seeds throughout)."""
-    import torch
+    import torch  # imported here: torch only after the argument checks
 
-    from cats.models.dit import CatDiT
-    from cats.pipeline import CatsPipeline
+    from cats.models.dit import CatDiT  # imported here: torch only after the argument checks
+    from cats.pipeline import CatsPipeline  # imported here: torch only after the argument checks
 
     if threads:
         torch.set_num_threads(threads)
@@ -130,8 +136,6 @@ def evaluate(teacher: str, students: dict[str, Path], steps: list[int], teacher_
 
 
 def _run(cmd: list[str], log: Path) -> None:
-    from cats.benchmarks.recipes import run_commands
-
     run_commands([cmd], 1, [log])
 
 
@@ -139,9 +143,9 @@ def random_micro_pipeline(seed: int = 0):
     """A micro CatsPipeline with small random weights: untrained, it draws the same grey for every input
     (adaLN-Zero starts at exactly 0 output), so those layers get small weights and the breed table large
     ones, and images differ by breed and noise. The quick comparison's teacher; the tests use it too."""
-    import torch
+    import torch  # imported here: torch only after the argument checks
 
-    from cats.pipeline import CatsPipeline
+    from cats.pipeline import CatsPipeline  # imported here: torch only after the argument checks
 
     pipe = CatsPipeline.from_preset("micro", seed=seed)
     gen = torch.Generator().manual_seed(seed)
@@ -166,8 +170,6 @@ def _quick_teacher(out: Path) -> tuple[str, Path]:
 
 def run(teacher: str, pairs: Path | None, train_steps: int, variants: list[str], samples: int, out: Path,
         quick: bool = False, threads: int | None = None, eval_steps=(1, 2), teacher_steps=(2, 4, 20)) -> list[dict]:
-    from cats.benchmarks.recipes import prepare_out
-
     prepare_out(out, variants, VARIANTS)
     threads = threads or os.cpu_count() or 1
     if quick:

@@ -39,7 +39,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image, ImageDraw
+
 from cats.benchmarks.gradio_startup import _free_port, _wait_http  # the same launch helpers as the start-up benchmark
+from cats.images import MAX_SIDE
 from cats.noise import MAX_SEED
 from cats.paths import DEMO_APP
 
@@ -105,8 +108,6 @@ def _usage(root: Path, skip: Path | None = None) -> tuple[int, int, int]:
 
 
 def _png_bytes(rng: random.Random, side: int = 48) -> bytes:
-    from PIL import Image
-
     img = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
@@ -117,7 +118,7 @@ class Soaker:
     """Sends the requests through gradio_client (good ones, as a visitor would) and raw HTTP (hostile ones)."""
 
     def __init__(self, url: str, workdir: Path, seed: int) -> None:
-        from gradio_client import Client
+        from gradio_client import Client  # imported here: the demo extra (gradio_client), not a core dependency
 
         self.url = url
         self.rng = random.Random(seed)
@@ -138,7 +139,7 @@ class Soaker:
     # ---- requests ------------------------------------------------------------------------------
 
     def _photo(self):
-        from gradio_client import handle_file
+        from gradio_client import handle_file  # imported here: the demo extra (gradio_client), not a core dependency
 
         self.uploads += 1
         path = self.workdir / f"cat_{self.uploads}.png"  # a new picture each time: each is a new upload
@@ -177,10 +178,7 @@ class Soaker:
 
     def largest_image(self, pid: int) -> dict:
         """The app's peak memory over classify + restyle of the largest accepted picture, and a strip's refusal."""
-        from gradio_client import handle_file
-        from PIL import Image, ImageDraw
-
-        from cats.images import MAX_SIDE
+        from gradio_client import handle_file  # imported here: the demo extra (gradio_client), not a core dependency
 
         path = self.workdir / "largest.png"
         img = Image.new("RGB", (MAX_SIDE, MAX_SIDE), (200, 120, 60))
@@ -245,7 +243,7 @@ class Soaker:
 
 def raw_call(url: str, api: str, data) -> tuple[str, object]:
     """POST a raw JSON body to /gradio_api/call/<api> -> (last event: "complete" | "error" | "http", data)."""
-    import httpx
+    import httpx  # imported here: it comes with the demo extra (gradio_client)
 
     with httpx.Client(base_url=url, timeout=300) as http:
         r = http.post(f"gradio_api/call/{api}", content=json.dumps({"data": data}),
@@ -312,8 +310,8 @@ def _public(snap: Snapshot) -> dict:
 def model_seconds(model: str | None, onnx: str | None, steps: int, guidance: float, runs: int) -> tuple[str, float]:
     """Median time of the app's default backend for one image at ``steps`` (no callback, no Gradio)."""
     sys.path.insert(0, str(DEMO_APP.parent))
-    from backends import make_backends
-    from sources import read_manifest, resolve_sources
+    from backends import make_backends  # imported here: the demo's folder is on sys.path only now
+    from sources import read_manifest, resolve_sources  # imported here: the demo's folder is on sys.path only now
 
     sources = resolve_sources(model, onnx)
     manifest = read_manifest(sources.onnx_dir) if sources.onnx_dir else None

@@ -49,7 +49,7 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> N
 
 def time_one_start(flags: list[str], timeout: float = 300.0) -> tuple[float, float]:
     """-> (seconds until the port answers, seconds until the first /generate is served)."""
-    from gradio_client import Client  # imported before the clock starts
+    from gradio_client import Client  # imported here: the demo extra, loaded before the clock starts
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -80,7 +80,7 @@ def time_one_start(flags: list[str], timeout: float = 300.0) -> tuple[float, flo
 
 
 def _micro_pipeline(folder: Path) -> Path:
-    from cats.pipeline import CatsPipeline
+    from cats.pipeline import CatsPipeline  # imported here: torch only when the bundled weights are absent
 
     CatsPipeline.from_preset("micro", seed=0).save_pretrained(folder)
     return folder

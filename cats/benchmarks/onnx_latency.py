@@ -23,7 +23,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # PyTorch's OpenMP spin-wai
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from cats.export import export_pipeline  # noqa: E402
+from cats.export.graphs import GeneratorStep  # noqa: E402
 from cats.export.parity import case_weights, session, step_feed  # noqa: E402
+from cats.models.classifier import PRESETS as CLASSIFIER_PRESETS  # noqa: E402
+from cats.models.classifier import CatClassifier  # noqa: E402
+from cats.models.dit import PRESETS  # noqa: E402
+from cats.onnx.manifest import read_manifest  # noqa: E402
+from cats.pipeline import CatsPipeline  # noqa: E402
 
 THREADS = (1, 2)
 GOAL_SPEEDUP = 1.5
@@ -51,11 +58,6 @@ def _loop_s(fn, steps: int) -> float:
 
 
 def _build(preset: str, out: Path):
-    from cats.export import export_pipeline
-    from cats.models.classifier import PRESETS as CLASSIFIER_PRESETS
-    from cats.models.classifier import CatClassifier
-    from cats.pipeline import CatsPipeline
-
     torch.manual_seed(0)
     size = 32 if preset == "micro" else CLASSIFIER_PRESETS["tiny"]["image_size"]
     classifier = CatClassifier(image_size=size).eval()
@@ -74,9 +76,6 @@ def run(quick: bool = False, preset: str | None = None, pipe=None, export_dir: s
 
     pipe + export_dir: measure an existing export of ``pipe`` instead of exporting a random one.
     """
-    from cats.export.graphs import GeneratorStep
-    from cats.onnx.manifest import read_manifest
-
     preset = preset or ("micro" if quick else "tiny")
     warmup, repeats, total_steps = (1, 3, 4) if quick else (5, 60, 20)
     old_threads = torch.get_num_threads()
@@ -155,7 +154,6 @@ def _print(result: dict, total_steps: int) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="micro preset, few repeats (seconds, for tests)")
-    from cats.models.dit import PRESETS
 
     p.add_argument("--preset", default=None, choices=list(PRESETS),
                    help="generator preset (default tiny; micro with --quick)")

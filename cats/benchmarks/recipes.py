@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from cats.data import load_dataset
 from cats.paths import ROOT
 
 # Settings shared by every variant (flags of `python -m cats.training generator`).
@@ -90,18 +91,17 @@ def run_commands(commands: list[list[str]], parallel: int, logs: list[Path]) -> 
 
 def judge(pipe, samples: int, data_root: str | None, cache_dir: Path, sheet: Path | None = None) -> dict:
     """Sample quality of a pipeline on the ablation's footing (also the training curve's, ``curve.py``)."""
-    import torch
+    import torch  # imported here: `table` and --help run without torch
 
-    from cats.data import load_dataset
-    from cats.evaluation.classifier import find_classifier_dir
-    from cats.evaluation.generator import (
+    from cats.evaluation.classifier import find_classifier_dir  # imported here: `table` and --help run without torch
+    from cats.evaluation.generator import (  # imported here: `table` and --help run without torch
         breed_accuracy,
         classify_tensors,
         generate_balanced,
         sample_quality,
         sample_sheet,
     )
-    from cats.models.classifier import CatClassifier
+    from cats.models.classifier import CatClassifier  # imported here: `table` and --help run without torch
 
     size = pipe.transformer.config.sample_size
     extra = {"root": data_root} if data_root else {}
@@ -120,10 +120,10 @@ def judge(pipe, samples: int, data_root: str | None, cache_dir: Path, sheet: Pat
 
 def evaluate_run(run_dir: Path, samples: int, data_root: str | None, cache_dir: Path, threads: int) -> dict:
     """The table row of one trained variant (run in its own process by the `evaluate` subcommand)."""
-    import torch
+    import torch  # imported here: `table` and --help run without torch
 
-    from cats.pipeline import CatsPipeline
-    from cats.training import checkpoint as ckpt
+    from cats.pipeline import CatsPipeline  # imported here: `table` and --help run without torch
+    from cats.training import checkpoint as ckpt  # imported here: `table` and --help run without torch
 
     torch.set_num_threads(threads)
     pipe = CatsPipeline.from_pretrained(run_dir / "pipeline")
@@ -159,7 +159,7 @@ def table(rows: dict[str, dict], command: str) -> str:
 
 def run(minutes: float, variants: list[str], parallel: int, samples: int, out: Path, quick: bool = False,
         data_root: str | None = None, threads: int | None = None) -> dict:
-    from cats.evaluation.fid import cached_features
+    from cats.evaluation.fid import cached_features  # imported here: `table` and --help run without torch
 
     if parallel < 1:
         raise ValueError(f"--parallel must be >= 1, got {parallel}")
@@ -168,9 +168,8 @@ def run(minutes: float, variants: list[str], parallel: int, samples: int, out: P
     per_run = max(1, threads // parallel)
     cache_dir = out / "features"
     if not quick:  # real-image features once, before any timing, so no variant pays for them
-        import torch
+        import torch  # imported here: `table` and --help run without torch
 
-        from cats.data import load_dataset
 
         size = 64
         extra = {"root": data_root} if data_root else {}

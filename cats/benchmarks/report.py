@@ -16,11 +16,12 @@ import platform
 import subprocess
 from pathlib import Path
 
+from cats.benchmarks import gradio_startup, synthcats
 from cats.paths import BUNDLED_NAME, WEB_DIR, WEB_MODELS
 
 
 def machine() -> str:
-    import torch
+    import torch  # imported here: each part loads its stack when the table runs
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -36,10 +37,10 @@ def machine() -> str:
 
 def onnx_section(quick: bool) -> dict:
     """Per-step latency of the bundled weights' export (a random model is exported when it is absent)."""
-    from cats.benchmarks import onnx_latency
+    from cats.benchmarks import onnx_latency  # imported here: it sets OMP_WAIT_POLICY as it loads, for its own timing
 
     if (WEB_MODELS / "manifest.json").is_file():
-        from cats.pipeline import CatsPipeline
+        from cats.pipeline import CatsPipeline  # imported here: each part loads its stack when the table runs
 
         pipe = CatsPipeline.from_pretrained(BUNDLED_NAME)
         pipe.set_progress_bar_config(disable=True)
@@ -104,8 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-browser", action="store_true", help="leave out the headless-Chromium figures")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown table (and a .json) here")
     args = parser.parse_args(argv)
-
-    from cats.benchmarks import gradio_startup, synthcats, train_throughput
+    from cats.benchmarks import train_throughput  # imported here: each part loads its stack when the table runs
 
     header = f"{dt.date.today().isoformat()} on {machine()}{' (--quick)' if args.quick else ''}"
     print(f"== tiny-cats benchmarks, {header}")

@@ -21,6 +21,10 @@ import time
 import torch
 
 from cats.flow import flow_matching_loss, labels_to_weights
+from cats.pipeline import CatsPipeline
+from cats.training.cli import config_from_args
+from cats.training.config import default_mixed_precision
+from cats.training.loop import Trainer
 
 BATCH = 32
 
@@ -52,8 +56,6 @@ def _interleaved_medians(step_a, step_b, warmup: int, steps: int) -> tuple[float
 
 def _bare_step_fn(preset: str, device: torch.device, compile_model: bool, bf16: bool = False):
     """A plain loop: the same model, loss and AdamW, on random data already on the device (bf16: under autocast)."""
-    from cats.pipeline import CatsPipeline
-
     model = CatsPipeline.from_preset(preset, seed=0).transformer.to(device).train()
     size, pred = model.config.sample_size, model.config.prediction_type
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -75,9 +77,6 @@ def _bare_step_fn(preset: str, device: torch.device, compile_model: bool, bf16: 
 
 
 def _cli_step_fn(preset: str, workdir: str):
-    from cats.training.cli import config_from_args
-    from cats.training.loop import Trainer
-
     trainer = Trainer(config_from_args([
         "generator", "--preset", preset, "--num-per-class", "3", "--data-root", f"{workdir}/data",
         "--out", f"{workdir}/run-{preset}-{torch.get_num_threads()}", "--batch-size", str(BATCH), "--steps", "1000",
@@ -102,8 +101,6 @@ def _variants(preset: str, on_gpu: bool, quick: bool, native_bf16: bool) -> list
 
 
 def run(quick: bool = False, presets: list[str] | None = None) -> dict:
-    from cats.training.config import default_mixed_precision
-
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.type == "cuda"
     native_bf16 = default_mixed_precision("generator") == "bf16"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+from cats.data import synthcats
 from cats.data.cache import default_root
 
 SOURCES = ("synthcats", "oxford", "folder:PATH", "hf:OWNER/NAME[:CONFIG]")
@@ -28,9 +29,8 @@ __all__ = ["ArrayDataset", "SOURCES", "SPLITS", "default_root", "load_dataset", 
 
 
 def __getattr__(name: str):
-    # torch is imported on first use, so SynthCats drawing workers (numpy + Pillow) start fast
     if name in ("ArrayDataset", "uint8_to_model"):
-        from cats.data import dataset
+        from cats.data import dataset  # imported here: torch on first use; the SynthCats drawing path needs none
         return getattr(dataset, name)
     raise AttributeError(f"module 'cats.data' has no attribute {name!r}")
 
@@ -72,22 +72,21 @@ def load_dataset(source: str, split: str = "train", image_size: int = 64, root: 
     common = dict(split=split, image_size=image_size, root=root, include_other=bool(include_other), seed=seed)
 
     if source == "synthcats":
-        from cats.data import synthcats
         _check_options(synthcats.load, source_options, source)
         return synthcats.load(**common, **source_options)
     if source == "oxford":
-        from cats.data import oxford
+        from cats.data import oxford  # imported here: this source imports torch; cats.data itself stays torch-free
         _check_options(oxford.load, source_options, source)
         return oxford.load(**common, download=download, **source_options)
     if source.startswith("folder:"):
         path = source[len("folder:"):]
         if not path:
             raise ValueError("source 'folder:' needs a path, e.g. 'folder:~/my_cats' (one subfolder per breed)")
-        from cats.data import folder
+        from cats.data import folder  # imported here: this source imports torch; cats.data itself stays torch-free
         _check_options(folder.load, source_options, source)
         return folder.load(Path(path).expanduser(), **common, **source_options)
     if source.startswith("hf:"):
-        from cats.data import hub
+        from cats.data import hub  # imported here: this source imports torch; cats.data itself stays torch-free
         _check_options(hub.load, source_options, source)
         return hub.load(source, **common, **source_options)
     raise ValueError(f"unknown source {source!r}: valid sources are {', '.join(SOURCES)}")

@@ -104,6 +104,6 @@ def load(split: str, image_size: int, root: Path, include_other: bool = False, s
             save_arrays(path, images=images, labels=labels)
     else:
         images, labels = arrays["images"], arrays["labels"]
-    from cats.data.dataset import ArrayDataset
+    from cats.data.dataset import ArrayDataset  # imported here: torch; drawing (draw, draw_split) needs none
 
     return ArrayDataset(images, labels, class_names_for(include_other), source="synthcats", split=split)

@@ -99,10 +99,10 @@ def _nll(probs: np.ndarray, labels: np.ndarray) -> float:
 
 def save_confusion_png(confusion, path: Path, title: str) -> None:
     """A readable confusion matrix: rows true label, columns prediction, colour = row share, counts written."""
-    import matplotlib
+    import matplotlib  # imported here: only the confusion picture needs matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # imported here: after use("Agg"): pyplot then needs no display
 
     cm = np.asarray(confusion, dtype=np.float64)
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)

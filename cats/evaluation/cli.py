@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cats.data import load_dataset
 from cats.evaluation.classifier import (
     classifier_metrics,
     find_classifier_dir,
@@ -35,7 +36,9 @@ from cats.evaluation.classifier import (
     print_report,
     save_confusion_png,
 )
+from cats.evaluation.generator import evaluate_generator
 from cats.models.classifier import CatClassifier
+from cats.pipeline import CatsPipeline, resolve_pretrained
 
 QUICK_PER_CLASS = 16  # --quick keeps at most this many images of each class
 QUICK_GENERATOR_SAMPLES = 24  # generator --quick: 2 per breed
@@ -53,8 +56,6 @@ def _quick_subset(labels: np.ndarray, per_class: int) -> np.ndarray:
 
 def run_classifier(args: argparse.Namespace) -> dict:
     """Evaluate a classifier on a dataset split; print, write JSON + confusion PNG; return the metrics."""
-    from cats.data import load_dataset  # imported here: the data layer is only needed by this subcommand
-
     model_dir = find_classifier_dir(args.model)
     model = CatClassifier.from_pretrained(model_dir)
     cfg = model.config
@@ -149,10 +150,6 @@ def _add_classifier_parser(sub) -> None:
 
 def run_generator(args: argparse.Namespace) -> dict:
     """Breed accuracy of samples (+ a steps/guidance sweep), FID against a real split, sample sheet."""
-    from cats.data import load_dataset
-    from cats.evaluation.generator import evaluate_generator
-    from cats.pipeline import CatsPipeline, resolve_pretrained
-
     pipe = CatsPipeline.from_pretrained(args.model)
     pipe.set_progress_bar_config(disable=True)
     classifier = CatClassifier.from_pretrained(find_classifier_dir(args.classifier)) if args.classifier else None

@@ -23,6 +23,8 @@ import torch
 from PIL import Image
 
 from cats.breeds import BREEDS, NUM_BREEDS
+from cats.evaluation.fid import MIN_FID_SAMPLES, InceptionFeatures, cached_features, frechet_distance
+from cats.evaluation.knn import memorisation, precision_recall
 from cats.images import to_classifier_array
 
 
@@ -85,9 +87,6 @@ def sample_quality(fake: torch.Tensor, real: torch.Tensor, train: torch.Tensor |
     split (uint8), for the floor (its first N images, balanced over breeds) and memorisation.
     Real-image features are cached in ``cache_dir``. FID-type figures need >= MIN_FID_SAMPLES.
     """
-    from cats.evaluation.fid import MIN_FID_SAMPLES, InceptionFeatures, cached_features, frechet_distance
-    from cats.evaluation.knn import memorisation, precision_recall
-
     n = len(fake)
     real = real[:n]
     out: dict = {"num_fake": n, "num_real": len(real)}

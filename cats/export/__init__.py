@@ -1,6 +1,6 @@
 """ONNX export of a CatsPipeline: step and classifier graphs, precision variants, manifest, golden fixtures.
 
-CLI: ``python export.py --model PIPELINE_DIR|synthcats --out OUT_DIR [--precision fp32,fp16] [--force] [--check]``
+CLI: ``python export.py --model PIPELINE_DIR|synthcats --out OUT_DIR [--precision fp32,fp16[,int8]] [--force] [--check]``
 (a cached build: docs/export.md). Python: ``export_pipeline(pipe, out_dir)`` and ``check_export(pipe, out_dir)``.
 The runtime side that reads an export (no torch) is ``cats.onnx``.
 """
@@ -9,9 +9,8 @@ __all__ = ["check_export", "export_pipeline"]
 
 
 def __getattr__(name: str):
-    # Lazy, so that `python export.py` can decide "up to date" without importing torch.
     if name in __all__:
-        from cats.export import exporter
+        from cats.export import exporter  # imported here: python export.py decides "up to date" without torch
 
         return getattr(exporter, name)
     raise AttributeError(f"module 'cats.export' has no attribute {name!r}")

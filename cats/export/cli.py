@@ -135,9 +135,9 @@ def main(argv=None) -> int:
         print(f"building the ONNX export of {_shown(model_dir)} into {_shown(args.out)} ({reason}); "
               "about 1-2 minutes on 2 CPU cores", flush=True)
 
-    from cats.export.exporter import check_export, export_pipeline  # torch: only when there is work
-    from cats.export.manifest import write_manifest
-    from cats.pipeline import CatsPipeline
+    from cats.export.exporter import check_export, export_pipeline  # imported here: torch only when there is work
+    from cats.export.manifest import write_manifest  # imported here: torch only when there is work
+    from cats.pipeline import CatsPipeline  # imported here: torch only when there is work
 
     pipe = CatsPipeline.from_pretrained(args.model)
     if args.check:

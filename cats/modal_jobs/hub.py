@@ -109,6 +109,7 @@ def push_to_hub(run_dir: Path, repo_id: str, token: str | None = None, api=None)
         raise JobError(f"refusing to publish run {spec.run_name!r}: {', '.join(unfinished)} not finished "
                        f"(evaluation is required: the model card reports measured figures only)")
     if api is None:
+        # imported here: only publishing needs it; `modal run` launches with modal alone
         from huggingface_hub import HfApi
 
         api = HfApi(token=token)

@@ -13,6 +13,8 @@ from pathlib import Path
 from cats.modal_jobs.commands import evaluate_command, export_command, launch_command, train_args
 from cats.modal_jobs.spec import RUN_IDENTITY, JobError, JobSpec, validate
 from cats.modal_jobs.watch import complete_checkpoints, run_logged, run_watched
+from cats.training.cli import config_from_args
+from cats.training.config import resolve
 
 SPLITS = ("train", "val", "test")
 
@@ -68,9 +70,6 @@ def read_state(run_dir: Path) -> dict:
 
 def train_config(task: str, spec: JobSpec, data_root: Path | None):
     """The resolved ``TrainConfig`` that ``cats.training`` will build from the same arguments (its own parser)."""
-    from cats.training.cli import config_from_args
-    from cats.training.config import resolve
-
     argv = train_args(task, spec, Path("unused"), data_root)
     try:
         return resolve(config_from_args(argv))
@@ -81,9 +80,11 @@ def train_config(task: str, spec: JobSpec, data_root: Path | None):
 def image_size_for(config) -> int:
     """The resolution the trainer trains ``config`` at: the generator preset's, the classifier preset's or --image-size."""
     if config.task == "generator":
+        # imported here: Modal side only: `modal run` launches from a laptop without torch
         from cats.models.dit import get_preset
 
         return get_preset(config.preset)["sample_size"]
+    # imported here: Modal side only: `modal run` launches from a laptop without torch
     from cats.models.classifier import PRESETS
 
     if config.preset not in PRESETS:
@@ -98,6 +99,7 @@ def prepare_data(spec: JobSpec, data_root: Path) -> dict[str, int]:
     ones training opens. Idempotent: the data layer skips verified archives and existing caches.
     Also validates the presets before any GPU starts. Returns the image count per task/split.
     """
+    # imported here: Modal side only: `modal run` launches from a laptop without torch
     from cats.training.batches import load_split
 
     validate(spec)

@@ -17,6 +17,7 @@ from cats.paths import ROOT
 
 def complete_checkpoints(task_dir: Path) -> list[int]:
     """Steps of the complete checkpoints (marker present) of one ``cats.training`` run dir, oldest first."""
+    # imported here: Modal side only: `modal run` launches from a laptop without torch
     from cats.training.checkpoint import MARKER_FILE, list_checkpoints
 
     steps = []

@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 from diffusers import ModelMixin
 from diffusers.configuration_utils import ConfigMixin, register_to_config
+from huggingface_hub import hf_hub_download
+from safetensors.torch import load_file
 from torchvision.models import get_model, get_model_weights
 
 from cats.breeds import NUM_CLASSIFIER_OUTPUTS
@@ -178,8 +180,6 @@ class CatClassifier(ModelMixin, ConfigMixin):
             return model
         directory = Path(pretrained_model_name_or_path) / (kwargs.get("subfolder") or "")
         if not directory.is_dir():
-            from huggingface_hub import hf_hub_download
-
             directory = Path(hf_hub_download(str(pretrained_model_name_or_path), OOD_FILE,
                                              subfolder=kwargs.get("subfolder"))).parent
         stats = OodStats.load(directory)
@@ -275,8 +275,6 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"no pretrained weights file at {str(path)!r}")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         return load_file(str(path))
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cats.data import load_dataset
+
 
 def seed_for(*parts: int) -> int:
     """A well-mixed 63-bit seed from integers (numpy's SeedSequence), stable across machines."""
@@ -89,8 +91,6 @@ def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
 
 def load_split(config, split: str, include_other: bool, device) -> DeviceSplit:
     """One split of ``config.data`` at ``config.image_size`` through ``cats.data.load_dataset``, on the device."""
-    from cats.data import load_dataset
-
     options = {}
     if config.num_per_class is not None:
         if config.data != "synthcats":

@@ -15,8 +15,13 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 
 from cats.breeds import NUM_CLASSIFIER_OUTPUTS
+from cats.classify import calibrate_unsure_threshold, expected_calibration_error, fit_temperature, softmax
+from cats.models.classifier import PRESETS, CatClassifier
+from cats.pipeline import CatsPipeline
 from cats.training.batches import IndexStream, load_split
 from cats.training.config import TrainConfig
+from cats.training.ood_features import fit_classifier
+from cats.training.transforms import augment, class_balanced_weights, eval_transform
 
 log = logging.getLogger("cats.train")
 
@@ -28,8 +33,6 @@ class ClassifierTask:
     """CatClassifier (12 breeds + "other") fine-tuned with on-device augmentation."""
 
     def __init__(self, config: TrainConfig, accelerator: Accelerator):
-        from cats.models.classifier import PRESETS
-
         if config.preset not in PRESETS:
             raise ValueError(f"unknown classifier preset {config.preset!r}: choose one of {', '.join(PRESETS)}")
         size = config.image_size or PRESETS[config.preset]["image_size"]
@@ -45,15 +48,11 @@ class ClassifierTask:
         self.balanced = bool(present.max() > IMBALANCE_RATIO * present.min())
         self.sample_weights = None
         if self.balanced:
-            from cats.training.transforms import class_balanced_weights
-
             self.sample_weights = class_balanced_weights(self.train.labels, NUM_CLASSIFIER_OUTPUTS)
             log.info("class-balanced sampling: class counts %s", counts.tolist())
         self.model_config = None
 
     def build_model(self) -> torch.nn.Module:
-        from cats.models.classifier import CatClassifier
-
         cfg = self.config
         pretrained = {"imagenet": True, "none": False}.get(cfg.pretrained, cfg.pretrained)
         model = CatClassifier.from_preset(cfg.preset, pretrained=pretrained, image_size=cfg.image_size)
@@ -67,8 +66,6 @@ class ClassifierTask:
         return self.stream.batch(step, micro, cfg.grad_accum, cfg.batch_size, acc.process_index, acc.num_processes)
 
     def micro_batch_loss(self, model, step: int, micro: int, generator: torch.Generator) -> torch.Tensor:
-        from cats.training.transforms import augment
-
         cfg, mc = self.config, self.model_config
         idx = self._indices(step, micro, generator).to(self.device)
         device_generator = torch.Generator(self.device).manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
@@ -79,8 +76,6 @@ class ClassifierTask:
     @torch.no_grad()
     def val_logits(self, model) -> torch.Tensor:
         """Raw logits (N, 13) of the val split, deterministic preprocessing."""
-        from cats.training.transforms import eval_transform
-
         mc = self.model_config
         model.eval()
         out = []
@@ -103,16 +98,12 @@ class ClassifierTask:
         """Familiarity statistics (cats.ood): class means + shared covariance of the un-augmented train split,
         threshold so that 95% of val passes; attached to ``model`` (saved with it as ood.safetensors). In float32,
         without autocast: the statistics must describe the features serving computes."""
-        from cats.training.ood_features import fit_classifier
-
         return fit_classifier(model, self.train.images, self.train.labels.cpu().numpy(), self.val.images,
                               info={"data": self.config.data})
 
     def finish(self, model, run_dir: Path, val_metrics: dict[str, float]) -> dict:
         """Fit the temperature, the unsure threshold and the familiarity statistics on train/val, save
         RUN_DIR/classifier, metrics.json, attach."""
-        from cats.classify import calibrate_unsure_threshold, expected_calibration_error, fit_temperature, softmax
-
         logits = self.val_logits(model).cpu().numpy()
         labels = self.val.labels.cpu().numpy()
         temperature = fit_temperature(logits, labels)
@@ -143,8 +134,6 @@ class ClassifierTask:
 
 def attach(classifier, pipeline_dir: Path) -> None:
     """Save ``classifier`` into an existing pipeline directory as its ``classifier`` module."""
-    from cats.pipeline import CatsPipeline
-
     if not (pipeline_dir / "model_index.json").is_file():
         raise FileNotFoundError(f"--attach-to {str(pipeline_dir)!r} is not a pipeline directory (no model_index.json); "
                                 "train the generator first (its RUN_DIR/pipeline) or pass a saved CatsPipeline")

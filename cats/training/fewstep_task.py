@@ -25,9 +25,13 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from torchvision.utils import make_grid
 
+from cats.breeds import NUM_BREEDS
 from cats.flow import interpolate, model_velocity, velocity_target
+from cats.models.dit import CatDiT
+from cats.pipeline import CatsPipeline
 from cats.training.batches import IndexStream
 from cats.training.config import TrainConfig
+from cats.training.pairs import load_pairs
 
 FEWSTEP_SIGMAS = ("mix", "uniform", "one")
 MIX_POINTS = (0.25, 0.5, 0.75)  # the starts of the later steps of the uniform 2- and 4-step schedules
@@ -51,9 +55,6 @@ class FewStepTask:
     """Reflow on teacher pairs; validation = distance of 1- and 2-step student images to the teacher's."""
 
     def __init__(self, config: TrainConfig, accelerator: Accelerator):
-        from cats.pipeline import CatsPipeline
-        from cats.training.pairs import load_pairs
-
         if config.teacher is None or config.pairs is None:
             raise ValueError("the fewstep task needs --teacher PIPELINE (what the student copies and imitates) and "
                              "--pairs DIR (made by python -m cats.training.pairs)")
@@ -85,8 +86,6 @@ class FewStepTask:
                            "pairs_settings": settings}
 
     def build_model(self) -> torch.nn.Module:
-        from cats.models.dit import CatDiT
-
         student = CatDiT.from_config(self.teacher.transformer.config)
         student.load_state_dict(self.teacher.transformer.state_dict())
         return student.float()
@@ -102,8 +101,6 @@ class FewStepTask:
 
     def pipeline(self, model):
         """The teacher's pipeline with ``model`` as its few-step student: ``mode="fast"`` samples like the product."""
-        from cats.pipeline import CatsPipeline
-
         pipe = CatsPipeline(transformer=self.teacher.transformer, scheduler=self.teacher.scheduler,
                             fast_transformer=model, fast_guidance_scale=self.pairs_settings.get("guidance_scale"))
         pipe.set_progress_bar_config(disable=True)
@@ -134,8 +131,6 @@ class FewStepTask:
     @torch.no_grad()
     def sample(self, model) -> torch.Tensor:
         """A uint8 (3, H, W) grid of 1-step student images: one row per breed, SAMPLE_COLUMNS fixed seeds."""
-        from cats.breeds import NUM_BREEDS
-
         model.eval()
         breeds = [b for b in range(NUM_BREEDS) for _ in range(SAMPLE_COLUMNS)]
         with self.accelerator.autocast():

@@ -41,6 +41,7 @@ class RunLogger:
         self.writer = None
         self._bar: _Progress | None = None
         if enabled:
+            # imported here: tensorboard is slow to load; only the logging process writes
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(log_dir=str(self.run_dir / "logs"))

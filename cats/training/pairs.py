@@ -27,14 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cats.breeds import NUM_BREEDS, NUM_SLOTS
+
 CHUNK = 128  # pairs per file
 BLEND_LOW, BLEND_HIGH = 0.2, 0.8
 
 
 def chunk_weights(index: int, n: int, seed: int, blend_share: float) -> np.ndarray:
     """(n, 13) conditioning rows of chunk ``index``: single breeds cycled over the run, then blends."""
-    from cats.breeds import NUM_BREEDS, NUM_SLOTS
-    from cats.training.batches import seed_for
+    from cats.training.batches import seed_for  # imported here: bad arguments are refused before torch loads
 
     rng = np.random.default_rng(seed_for(seed, 2, index))
     w = np.zeros((n, NUM_SLOTS), dtype=np.float32)
@@ -82,11 +83,11 @@ def load_pairs(out: str | Path, limit: int | None = None) -> dict[str, np.ndarra
 
 
 def generate(args: argparse.Namespace) -> int:
-    import torch
+    import torch  # imported here: bad arguments are refused before torch loads
 
-    from cats.pipeline import CatsPipeline
-    from cats.training.batches import seed_for
-    from cats.training.config import cpu_has_fast_bf16
+    from cats.pipeline import CatsPipeline  # imported here: bad arguments are refused before torch loads
+    from cats.training.batches import seed_for  # imported here: bad arguments are refused before torch loads
+    from cats.training.config import cpu_has_fast_bf16  # imported here: bad arguments are refused before torch loads
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -267,7 +267,7 @@ def classify(classifier, images, top_k: int = 3, tta: bool = False, batch_size: 
     tta=True also runs the horizontally flipped image and averages the two logit (and feature)
     vectors before the tempered softmax and the familiarity score.
     """
-    import torch
+    import torch  # imported here: cats.classify also serves the ONNX path, which has no torch
 
     cfg = classifier.config
     arr = preprocess(images, cfg.image_size, cfg.mean, cfg.std)  # (B, 3, S, S)

@@ -55,6 +55,7 @@ def launch_kwargs(args: argparse.Namespace) -> dict:
     show_error=False: a fault's text (paths, library internals) stays in the server log; the
     visitor's own mistakes are gr.Error messages, which Gradio always shows.
     """
+    # imported here: these modules import gradio, which app.py loads only after the port and the flags check out
     from guard import cache_lifespan
     from ui import CSS
     from uploads import MAX_UPLOAD_MB, upload_folder
@@ -90,7 +91,7 @@ def port_taken(host: str, port: int) -> str:
 def build_app(args: argparse.Namespace, sources: Sources | None = None):
     """Load the backends and lay out the UI (ui.py) -> gr.Blocks, queued."""
     from backends import make_backends  # here, not at the top, so a wrong --model fails before the slow imports
-    from guard import remove_dead_downloads
+    from guard import remove_dead_downloads  # imported here: gradio and the pipelines, as make_backends
     from handlers import Handlers
     from ui import build_ui
 

@@ -197,7 +197,7 @@ class TorchBackend(Backend):
         return pipeline_facts(self.model_dir)
 
     def _load(self):
-        from cats.pipeline import CatsPipeline
+        from cats.pipeline import CatsPipeline  # imported here: torch loads only for a PyTorch backend in use
 
         pipe = CatsPipeline.from_pretrained(str(self.model_dir))
         pipe.set_progress_bar_config(disable=True)
@@ -218,7 +218,7 @@ class OnnxBackend(Backend):
         self.facts = manifest_facts(manifest)
 
     def _load(self):
-        from cats.onnx import OnnxCatsPipeline
+        from cats.onnx import OnnxCatsPipeline  # imported here: onnxruntime loads only for an ONNX backend in use
 
         return OnnxCatsPipeline.from_dir(self.onnx_dir, variant=self.variant, threads=self.threads)
 

@@ -54,7 +54,7 @@ def _is_pipeline_dir(path: Path) -> bool:
 
 
 def _download(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # imported here: only weights named by a Hub repo need it
 
     try:
         return Path(snapshot_download(repo_id))

@@ -32,7 +32,7 @@ def refused_file(name: str) -> gr.Error:
 
 def upload_folder() -> Path:
     """Where Gradio stores the files clients upload (GRADIO_TEMP_DIR, else <tmp>/gradio)."""
-    from gradio.utils import get_upload_folder
+    from gradio.utils import get_upload_folder  # imported here: keeps gradio out of the upload rules' tests
 
     return Path(get_upload_folder())
 

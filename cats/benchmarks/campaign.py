@@ -61,7 +61,7 @@ def bundled_images(rows: list[dict]) -> int:
 
 def start_args(run: Path, init_from: str, rows: list[dict]) -> tuple[list[str], int, str]:
     """How this block starts: (training flags, cumulative images at the run's step 0, a note)."""
-    from cats.training import checkpoint as ckpt
+    from cats.training import checkpoint as ckpt  # imported here: torch, which `table` and `predict` do without
 
     start_file = run / START_FILE
     if ckpt.list_checkpoints(run) and start_file.is_file():
@@ -168,7 +168,7 @@ def block(args: argparse.Namespace) -> dict:
     flags = (QUICK if args.quick else RECIPE) + flags
     minutes = train(args.run, flags, args.minutes, args.threads)
     config = json.loads((args.run / "config.json").read_text())
-    from cats.training import checkpoint as ckpt
+    from cats.training import checkpoint as ckpt  # imported here: torch, which `table` and `predict` do without
 
     step = max(int(p.name[len(ckpt.PREFIX):]) for p in ckpt.list_checkpoints(args.run))
     images = start_images + step * config["batch_size"] * config["grad_accum"]

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 
 from cats.benchmarks.recipes import EVAL_GUIDANCE, EVAL_STEPS, _fmt, judge
+from cats.pipeline import CatsPipeline
+from cats.training import checkpoint as ckpt
 
 
 def checkpoint_pipeline(run_dir: Path, checkpoint: Path):
@@ -27,9 +29,6 @@ def checkpoint_pipeline(run_dir: Path, checkpoint: Path):
     The run's saved pipeline gives the model; a run still training has none yet, and then its
     config.json (the preset and prediction type) does.
     """
-    from cats.pipeline import CatsPipeline
-    from cats.training import checkpoint as ckpt
-
     if (run_dir / "pipeline" / "model_index.json").is_file():
         pipe = CatsPipeline.from_pretrained(run_dir / "pipeline")
     else:
@@ -42,8 +41,6 @@ def checkpoint_pipeline(run_dir: Path, checkpoint: Path):
 
 
 def run(run_dir: Path, samples: int, steps: list[int] | None = None, cache_dir: Path | None = None) -> list[dict]:
-    from cats.training import checkpoint as ckpt
-
     config = json.loads((run_dir / "config.json").read_text())
     found = {int(p.name[len(ckpt.PREFIX):]): p for p in ckpt.list_checkpoints(run_dir)}
     if not found:

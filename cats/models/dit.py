@@ -316,7 +316,7 @@ class CatDiT(ModelMixin, ConfigMixin):
 
 def measure(name: str) -> tuple[int, float]:
     """(parameter count, forward GFLOPs at batch 1) of a preset; the figures in the PRESETS comments."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode  # imported here: only the preset table counts FLOPs
 
     model = CatDiT(**get_preset(name)).eval()
     size = model.config.sample_size

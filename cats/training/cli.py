@@ -77,6 +77,8 @@ def _add_common(p: argparse.ArgumentParser, task: str, presets: Sequence[str]) -
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # imported here: the model modules load torch, and this module is imported by `modal run`'s local side,
+    # which has no torch (cats.modal_jobs.job)
     from cats.models.classifier import PRESETS as CLASSIFIER_PRESETS
     from cats.models.dit import PRESETS as DIT_PRESETS
 
@@ -136,7 +138,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
 def main(argv: Sequence[str] | None = None, on_checkpoint: Callable[[Path], None] | None = None):
     """Train as the command line says. ``on_checkpoint(path)`` runs on the main process after each checkpoint
     (e.g. to commit a Modal Volume). Returns the run's ``RunResult``."""
-    from cats.training.loop import Trainer
+    from cats.training.loop import Trainer  # imported here: torch and accelerate, as in build_parser
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = config_from_args(argv)

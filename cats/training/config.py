@@ -101,7 +101,7 @@ def load_config_file(path: str | Path) -> dict:
         raise FileNotFoundError(f"--config {str(path)!r}: no such file")
     text = path.read_text()
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
+        import yaml  # imported here: only a --config FILE.yaml needs PyYAML
 
         values = yaml.safe_load(text) or {}
     elif path.suffix.lower() == ".json":
@@ -122,7 +122,7 @@ def cpu_has_fast_bf16() -> bool:
 
     Asked of torch at run time: machines of the same cloud kind differ, so nothing is assumed.
     """
-    import torch
+    import torch  # imported here: the config is read and validated without torch (modal run's local side)
 
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
@@ -137,7 +137,7 @@ def default_mixed_precision(task: str = "generator") -> str:
       not gain from bf16 autocast on the CPU;
     * otherwise full precision. Master weights, optimizer state and EMA stay float32 either way.
     """
-    import torch
+    import torch  # imported here: as in cpu_has_fast_bf16
 
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "no"

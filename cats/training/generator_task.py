@@ -12,6 +12,8 @@ from torchvision.utils import make_grid
 
 from cats.breeds import NUM_BREEDS
 from cats.flow import flow_matching_loss, labels_to_weights
+from cats.models.dit import get_preset
+from cats.pipeline import CatsPipeline
 from cats.training.batches import IndexStream, load_split, random_hflip, seed_for, to_model_range
 from cats.training.config import TrainConfig
 
@@ -50,8 +52,6 @@ class GeneratorTask:
     """Class-conditional DiT trained with ``cats.flow.flow_matching_loss`` (label dropout to null inside)."""
 
     def __init__(self, config: TrainConfig, accelerator: Accelerator):
-        from cats.models.dit import get_preset
-
         preset = get_preset(config.preset)  # raises listing the valid names
         size = preset["sample_size"]
         if config.image_size is not None and config.image_size != size:
@@ -68,8 +68,6 @@ class GeneratorTask:
         self.hidden: _BlockOutput | None = None
 
     def build_model(self) -> torch.nn.Module:
-        from cats.pipeline import CatsPipeline
-
         cfg = self.config
         self.pipe = CatsPipeline.from_preset(cfg.preset, seed=cfg.seed, prediction_type=cfg.prediction_type)
         if cfg.init_from:
@@ -85,8 +83,6 @@ class GeneratorTask:
 
     def _load_init(self, model: torch.nn.Module, source: str) -> None:
         """Copy a saved pipeline's generator weights into ``model`` (same preset required)."""
-        from cats.pipeline import CatsPipeline
-
         init = CatsPipeline.from_pretrained(source).transformer
         mine, theirs = dict(model.config), dict(init.config)
         differ = sorted(k for k in mine if not k.startswith("_") and mine.get(k) != theirs.get(k))
@@ -126,8 +122,6 @@ class GeneratorTask:
         return {"loss": total / n}
 
     def _pipeline(self, model):
-        from cats.pipeline import CatsPipeline
-
         return CatsPipeline(transformer=model, scheduler=self.pipe.scheduler)
 
     @torch.no_grad()

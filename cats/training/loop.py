@@ -70,14 +70,14 @@ class RunResult:
 
 def make_task(config: TrainConfig, accelerator: Accelerator) -> Task:
     if config.task == "generator":
-        from cats.training.generator_task import GeneratorTask
+        from cats.training.generator_task import GeneratorTask  # imported here: each task loads only its own modules
 
         return GeneratorTask(config, accelerator)
     if config.task == "fewstep":
-        from cats.training.fewstep_task import FewStepTask
+        from cats.training.fewstep_task import FewStepTask  # imported here: as GeneratorTask
 
         return FewStepTask(config, accelerator)
-    from cats.training.classifier_task import ClassifierTask
+    from cats.training.classifier_task import ClassifierTask  # imported here: torchvision, for this task only
 
     return ClassifierTask(config, accelerator)
 

@@ -1,7 +1,7 @@
 """The soak benchmark's quick run: good requests all served, bad ones all refused cleanly, nothing grows.
 
 It starts the real app (``python spaces_demo/app.py``, bundled weights, the default backend) in a
-subprocess with its own temp folder and Gradio cache and a 4 s cache TTL, so a file that outlives
+subprocess with its own temp folder and Gradio cache and a 10 s cache TTL, so a file that outlives
 one clean-up period is a leak.
 """
 

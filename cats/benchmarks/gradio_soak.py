@@ -392,11 +392,12 @@ def run(quick: bool = False, requests: int | None = None, minutes: float | None 
                 print(f"  {n + 1} requests in {time.perf_counter() - t0:.0f} s", flush=True)
         report.seconds = time.perf_counter() - t0
         report.after = folders.snapshot()
-        # One clean-up: Gradio deletes files older than the TTL every quarter of it (a file goes at
-        # most TTL + one period after its last write); the app prunes a folder that has stayed empty
-        # for one period, checking once a period (two more periods). One second of slack.
+        # One clean-up: files older than the TTL are deleted once a period (a quarter of the TTL), so a
+        # file goes at most TTL + one period after its last write; deleting it touches its folder,
+        # which is removed once it has been empty and untouched for a TTL (checked once a period):
+        # 2 TTL + 2 periods in all, plus a period and a second of slack.
         period = max(1, cache_ttl // 4)
-        time.sleep(cache_ttl + 3 * period + 1)
+        time.sleep(2 * cache_ttl + 3 * period + 1)
         report.settled = folders.snapshot()
         if proc.poll() is not None:
             raise RuntimeError(f"the app died during the soak:\n{log.read_text()[-3000:]}")

@@ -58,6 +58,20 @@ def about(sources: Sources, backends) -> str:
     return "\n\n".join(lines)
 
 
+def _advanced(steps_kw: dict, guidance_kw: dict, seed_kw: dict):
+    """A closed "Advanced" section with steps, guidance and seed -> the three components."""
+    with gr.Accordion("Advanced", open=False):
+        steps, guidance = gr.Slider(**steps_kw), gr.Slider(**guidance_kw)
+        seed = gr.Number(**seed_kw)
+    return steps, guidance, seed
+
+
+def _result_column():
+    """The right-hand column of the Blend and Restyle tabs -> (result HTML, status line, download)."""
+    with gr.Column(min_width=300):
+        return gr.HTML(), gr.Markdown(), gr.File(label="Download PNG")
+
+
 def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
     """Lay out the UI over the handlers' backends and start drawing the breed pictures."""
     backends: dict[str, Backend] = h.backends
@@ -154,14 +168,9 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                                                        elem_id=f"blend-weight-{slot.lower()}")]
                 with gr.Row():
                     with gr.Column(min_width=300):
-                        with gr.Accordion("Advanced", open=False):
-                            b_steps, b_guidance = gr.Slider(**steps_kw), gr.Slider(**guidance_kw)
-                            b_seed = gr.Number(**seed_kw)
+                        b_steps, b_guidance, b_seed = _advanced(steps_kw, guidance_kw, seed_kw)
                         blend_btn = gr.Button("Blend", variant="primary")
-                    with gr.Column(min_width=300):
-                        blend_result = gr.HTML()
-                        blend_status = gr.Markdown()
-                        blend_file = gr.File(label="Download PNG")
+                    blend_result, blend_status, blend_file = _result_column()
                 blend_btn.click(h.blend, blend_inputs + [b_steps, b_guidance, b_seed, backend],
                                 [blend_result, blend_status, blend_file], api_name="blend", preprocess=False)
 
@@ -174,14 +183,9 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                         r_photo.input_name = "your cat"
                         r_breed = gr.Dropdown(list(BREEDS), value=BREEDS[10], label="Breed")
                         r_strength = gr.Slider(*LIMITS.strength, step=0.05, value=0.6, label="Strength")
-                        with gr.Accordion("Advanced", open=False):
-                            r_steps, r_guidance = gr.Slider(**steps_kw), gr.Slider(**guidance_kw)
-                            r_seed = gr.Number(**seed_kw)
+                        r_steps, r_guidance, r_seed = _advanced(steps_kw, guidance_kw, seed_kw)
                         restyle_btn = gr.Button("Restyle", variant="primary")
-                    with gr.Column(min_width=300):
-                        r_result = gr.HTML()
-                        r_status = gr.Markdown()
-                        r_file = gr.File(label="Download PNG")
+                    r_result, r_status, r_file = _result_column()
                 restyle_btn.click(h.restyle, [r_photo, r_breed, r_strength, r_steps, r_guidance, r_seed, backend],
                                   [r_result, r_status, r_file], api_name="restyle", preprocess=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def dispersive_loss(hidden: torch.Tensor) -> torch.Tensor:
     """
     z = hidden.float().reshape(hidden.shape[0], -1)  # (B, D)
     sq = torch.cdist(z, z).pow(2) / z.shape[1]  # (B, B)
-    return torch.logsumexp(-sq.reshape(-1), dim=0) - torch.log(torch.tensor(float(sq.numel())))
+    return torch.logsumexp(-sq.reshape(-1), dim=0) - math.log(sq.numel())  # log of the mean over B x B
 
 
 class _BlockOutput:

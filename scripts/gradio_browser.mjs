@@ -37,7 +37,8 @@ async function waitFor(page, fn, arg, what, timeout = 120_000) {
 async function open(context, query = '') {
   const page = await context.newPage();
   await page.goto(new URL(query, opts.url).href);
-  await page.waitForSelector('#generate-btn', { timeout: 60_000 });
+  // attached, not visible: a blend link switches to the Blend tab on load, which hides the Generate button
+  await page.waitForSelector('#generate-btn', { state: 'attached', timeout: 60_000 });
   await waitFor(page, () => document.querySelectorAll('#breed-picker img').length >= 12, undefined, 'the breed pictures');
   return page;
 }

@@ -9,6 +9,7 @@ notice (never an error): a link someone mistyped still opens the demo.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from checks import LIMITS, choices_text
@@ -17,6 +18,10 @@ from cats.breeds import BREEDS
 from cats.sampling import MODES
 
 KNOWN = ("breed", "blend", "seed", "mode", "steps", "guidance")
+MAX_BLEND = 3  # the Blend tab's slots (the web page has a slider per breed, so it opens larger blends)
+# The number grammar both front-ends read (webclient/src/lib/share.ts has the same pattern): a plain decimal,
+# optionally signed, with an exponent; not "inf", "nan", "0x10" or "1_000", which one language reads and the other not.
+NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
 
 @dataclass
@@ -30,6 +35,7 @@ class Shared:
     steps: int | None = None
     guidance: float | None = None
     problems: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # the share keys whose values were not used
 
     @property
     def notice(self) -> str:
@@ -37,37 +43,47 @@ class Shared:
             return ""
         return "**Some of this link's settings were not used:** " + "; ".join(self.problems) + "."
 
+    def ignore(self, key: str, why: str) -> None:
+        self.ignored.append(key)
+        self.problems.append(why)
+
 
 def read_query(params, fast_steps: tuple[int, ...]) -> Shared:
-    """``params``: the page's query parameters (a mapping of str -> str). Never raises."""
+    """``params``: the page's query parameters (a mapping of str -> str). Never raises.
+
+    The rules are the web page's (``parseShare`` in webclient/src/lib/share.ts); the cases both must read
+    alike are in webclient/tests/fixtures/share_links.json, which both test suites run.
+    """
     out = Shared()
     for key in params:
         if key not in KNOWN:
             out.problems.append(f"“{_short(key)}” is not a setting of this demo")
     if "breed" in params:
-        name = _breed(params["breed"])
-        if name is None:
-            out.problems.append(f"“{_short(params['breed'])}” is not one of the 12 breeds")
-        out.breed = name
-    if "blend" in params and out.breed is None:
+        if "blend" in params:
+            out.ignore("blend", "a link names a breed or a blend, not both (the breed was used)")
+        out.breed = _breed(params["breed"])
+        if out.breed is None:
+            out.ignore("breed", f"“{_short(params['breed'])}” is not one of the 12 breeds")
+    elif "blend" in params:
         out.blend = _blend(params["blend"])
-        if out.blend is None:
-            out.problems.append("the blend must look like Siamese:0.5,Persian:0.5 (up to 3 breeds)")
+        if isinstance(out.blend, str):
+            out.ignore("blend", out.blend)
+            out.blend = None
     out.seed = _number(out, params, "seed", LIMITS.seed, int)
     if "mode" in params:
         out.mode = params["mode"] if params["mode"] in MODES else None
         if out.mode is None:
-            out.problems.append(f"mode must be {' or '.join(MODES)}")
-    if out.mode == "fast" and not fast_steps:
-        out.problems.append("these weights have no fast mode")
-        out.mode = None
+            out.ignore("mode", f"mode must be {' or '.join(MODES)}")
+        elif out.mode == "fast" and not fast_steps:
+            out.ignore("mode", "these weights have no fast mode")
+            out.mode = None
     if out.mode == "fast":
         out.steps = _number(out, params, "steps", (min(fast_steps), max(fast_steps)), int)
         if out.steps is not None and out.steps not in fast_steps:
-            out.problems.append(f"fast mode takes {choices_text(fast_steps)} steps")
+            out.ignore("steps", f"fast mode takes {choices_text(fast_steps)} steps")
             out.steps = None
         if "guidance" in params:
-            out.problems.append("fast mode has its guidance built in")
+            out.ignore("guidance", "fast mode has its guidance built in")
     else:
         out.steps = _number(out, params, "steps", LIMITS.steps, int)
         out.guidance = _number(out, params, "guidance", LIMITS.guidance, float)
@@ -77,13 +93,11 @@ def read_query(params, fast_steps: tuple[int, ...]) -> Shared:
 def _number(out: Shared, params, key: str, bounds, kind):
     if key not in params:
         return None
-    try:
-        x = float(params[key]) if len(params[key]) <= 40 else None
-    except ValueError:
-        x = None
+    text = params[key]
+    x = float(text) if len(text) <= 40 and NUMBER.fullmatch(text) else None
     if x is None or not bounds[0] <= x <= bounds[1] or (kind is int and x != int(x)):
-        out.problems.append(f"{key} must be {'a whole number' if kind is int else 'a number'} "
-                            f"from {bounds[0]:,} to {bounds[1]:,}")
+        out.ignore(key, f"{key} must be {'a whole number' if kind is int else 'a number'} "
+                        f"from {bounds[0]:,} to {bounds[1]:,}")
         return None
     return kind(x)
 
@@ -93,21 +107,25 @@ def _breed(text: str) -> str | None:
     return next((b for b in BREEDS if b.lower() == wanted), None)
 
 
-def _blend(text: str) -> dict[str, float] | None:
-    parts = [p for p in text.split(",") if p.strip()]
-    if not 1 <= len(parts) <= 3:
-        return None
+def _blend(text: str) -> dict[str, float] | str:
+    """The breeds with a weight above 0, or why the blend cannot be used."""
     blend: dict[str, float] = {}
-    for part in parts:
+    for part in (p for p in text.split(",") if p.strip()):
         name, sep, weight = part.rpartition(":")
         breed = _breed(name) if sep else None
-        try:
-            w = float(weight) if len(weight) <= 20 else -1.0
-        except ValueError:
-            w = -1.0
-        if breed is None or not 0.0 < w <= 1.0 or breed in blend:
-            return None
+        if breed is None:
+            return f"“{_short((name if sep else part).strip())}” in the blend is not one of the 12 breeds"
+        w = float(weight) if len(weight) <= 20 and NUMBER.fullmatch(weight) else -1.0
+        if not 0.0 <= w <= 1.0:
+            return f"the weight of {breed} must be a number from 0 to 1"
+        if breed in blend:
+            return f"the blend names {breed} twice"
         blend[breed] = w
+    blend = {name: w for name, w in blend.items() if w > 0}
+    if not blend:
+        return "a blend needs at least one breed with a weight above 0, like Siamese:0.5,Persian:0.5"
+    if len(blend) > MAX_BLEND:
+        return f"this demo blends up to {MAX_BLEND} breeds (the web page opens larger blends)"
     return blend
 
 

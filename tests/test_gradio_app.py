@@ -482,3 +482,19 @@ def test_download_names_are_the_web_clients():
         ["tiny-cats_British-Shorthair_seed0_quality.png"]
     assert render.download_names(render.subject(restyle="Siamese"), 12, "quality", 1) == \
         ["tiny-cats_restyle-Siamese_seed12_quality.png"]
+
+
+def test_share_links_name_what_they_ignore_and_refuse_blends_the_tab_cannot_hold():
+    """The rules both front-ends share are in webclient/tests/fixtures/share.json (test_web_fixtures.py keeps it
+    current); here: the notice a visitor reads, and the Gradio-only limit of three blend slots."""
+    _load_app_module()  # puts spaces_demo/ on the path
+    import share
+
+    link = share.read_query({"blend": "Siamese:0.4,Persian:0.3,Bengal:0.2,Bombay:0.1", "seed": "7"}, (1, 2, 4))
+    assert link.blend is None and link.seed == 7 and link.ignored == ["blend"]
+    assert "up to 3 breeds" in link.notice
+    link = share.read_query({"breed": "Bombay", "blend": "Siamese:1", "utm_source": "chat"}, (1, 2, 4))
+    assert link.breed == "Bombay" and link.ignored == ["blend"]
+    assert link.notice.startswith("**Some of this link's settings were not used:**")
+    assert "not both" in link.notice and "“utm_source” is not a setting of this demo" in link.notice
+    assert share.read_query({"breed": "Bombay", "seed": "3"}, (1, 2, 4)).notice == ""

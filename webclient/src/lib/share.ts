@@ -3,7 +3,7 @@
  * query parameters), so a link made in one draws the same cat in the other:
  *
  *   ?breed=British%20Shorthair             one breed, by its name in the manifest
- *   ?blend=Siamese:0.5,Persian:0.5          or a blend: breed:weight pairs (weights >= 0, normalised when drawn)
+ *   ?blend=Siamese:0.5,Persian:0.5          or a blend: breed:weight pairs (weights 0..1, normalised when drawn)
  *   &seed=0..4294967295  &mode=quality|fast  &steps=N  &guidance=G (quality mode only: fast has it baked in)
  *
  * A missing value takes the page's default; a bad one is dropped with a plain-words notice, never an error page.
@@ -45,18 +45,29 @@ function breedId(text: string, breeds: string[]): number {
   return breeds.findIndex((b) => b.toLowerCase() === wanted);
 }
 
+/**
+ * A number as both front-ends read it (spaces_demo/share.py has the same pattern): a plain decimal, optionally
+ * signed, with an exponent; NaN for anything else ("", "inf", "0x10", "1_000"), which Number() and Python's float()
+ * would not read alike.
+ */
+const NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+const number = (text: string) => (NUMBER.test(text) ? Number(text) : Number.NaN);
+
 /** A decimal without float noise (0.15000000000000002 -> 0.15). */
 const decimal = (v: number) => String(Number(v.toFixed(4)));
 
 function parseBlend(text: string, breeds: string[]): number[] | string {
   const weights = breeds.map(() => 0);
-  for (const part of text.split(',')) {
+  const named = new Set<number>();
+  for (const part of text.split(',').filter((p) => p.trim() !== '')) {
     const at = part.lastIndexOf(':');
     const name = at < 0 ? part.trim() : part.slice(0, at).trim();
     const id = breedId(name, breeds);
     if (id < 0) return `"${name}" is not a breed these weights know`;
-    const w = at < 0 ? Number.NaN : Number(part.slice(at + 1));
-    if (!(Number.isFinite(w) && w >= 0)) return `the weight of ${name} should be a number like 0.5`;
+    const w = at < 0 ? Number.NaN : number(part.slice(at + 1));
+    if (!(w >= 0 && w <= 1)) return `the weight of ${name} should be a number from 0 to 1, like 0.5`;
+    if (named.has(id)) return `it names ${breeds[id]} twice`;
+    named.add(id);
     weights[id] = w;
   }
   if (!weights.some((w) => w > 0)) return 'a blend needs at least one breed with a weight above 0';
@@ -88,8 +99,8 @@ export function parseShare(search: string, breeds: string[], fastSteps: number[]
 
   const seed = q.get('seed');
   if (seed !== null) {
-    const v = Number(seed);
-    if (/^\d+$/.test(seed.trim()) && v <= MAX_SEED) values.seed = v;
+    const v = number(seed);
+    if (Number.isInteger(v) && v >= 0 && v <= MAX_SEED) values.seed = v;
     else ignore('seed', `"${seed}" should be a whole number from 0 to ${MAX_SEED}`);
   }
 
@@ -103,7 +114,7 @@ export function parseShare(search: string, breeds: string[], fastSteps: number[]
 
   const steps = q.get('steps');
   if (steps !== null) {
-    const v = Number(steps);
+    const v = number(steps);
     const [lo, hi] = LIMITS.steps;
     if (fast && !fastSteps.includes(v)) ignore('steps', `fast mode runs ${fastSteps.join(', ')} steps, not "${steps}"`);
     else if (!fast && !(Number.isInteger(v) && v >= lo && v <= hi)) ignore('steps', `"${steps}" should be a whole number from ${lo} to ${hi}`);
@@ -112,10 +123,10 @@ export function parseShare(search: string, breeds: string[], fastSteps: number[]
 
   const guidance = q.get('guidance');
   if (guidance !== null) {
-    const v = Number(guidance);
+    const v = number(guidance);
     const [lo, hi] = LIMITS.guidance;
     if (fast) ignore('guidance', 'fast mode has its guidance built in');
-    else if (guidance.trim() === '' || !(Number.isFinite(v) && v >= lo && v <= hi)) ignore('guidance', `"${guidance}" should be a number from ${lo} to ${hi}`);
+    else if (!(v >= lo && v <= hi)) ignore('guidance', `"${guidance}" should be a number from ${lo} to ${hi}`);
     else values.guidance = v;
   }
   return { values, notices };

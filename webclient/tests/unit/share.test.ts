@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { downloadName, LIMITS, parseShare, shareQuery, subjectName, type ShareSettings } from '../../src/lib/share';
 
@@ -71,6 +72,30 @@ describe('share links', () => {
       expect(r.values.selection).toBeUndefined();
       expect(r.notices[0]).toMatch(why);
     }
+  });
+});
+
+describe('share links read as the Gradio demo reads them (Python-written cases, tests/fixtures/share.json)', () => {
+  const fx = JSON.parse(readFileSync(new URL('../fixtures/share.json', import.meta.url), 'utf8')) as {
+    cases: { query: string; fast_steps: number[]; values: Record<string, unknown>; ignored: string[] }[];
+  };
+
+  it.each(fx.cases)('$query', ({ query, fast_steps: fastSteps, values, ignored }) => {
+    const { values: got, notices } = parseShare(query, BREEDS, fastSteps);
+    const { selection, ...rest } = got;
+    const asGradio: Record<string, unknown> = { ...rest };
+    if (selection?.kind === 'breed') asGradio.breed = BREEDS[selection.breed];
+    if (selection?.kind === 'blend') {
+      asGradio.blend = Object.fromEntries(selection.weights.flatMap((w, i) => (w > 0 ? [[BREEDS[i], w]] : [])));
+    }
+    expect(asGradio).toEqual(values);
+    expect(notices.map((n) => /^The link's (\w+) was ignored/.exec(n)?.[1]).sort()).toEqual(ignored);
+  });
+
+  it('opens blends of more than 3 breeds, which the Gradio demo (3 slots) refuses', () => {
+    const { values, notices } = parseShare('?blend=Siamese:0.4,Persian:0.3,Bengal:0.2,Bombay:0.1', BREEDS, FAST);
+    expect(notices).toEqual([]);
+    expect((values.selection as { weights: number[] }).weights.filter((w) => w > 0)).toHaveLength(4);
   });
 });
 

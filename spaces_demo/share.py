@@ -52,7 +52,7 @@ def read_query(params, fast_steps: tuple[int, ...]) -> Shared:
     """``params``: the page's query parameters (a mapping of str -> str). Never raises.
 
     The rules are the web page's (``parseShare`` in webclient/src/lib/share.ts); the cases both must read
-    alike are in webclient/tests/fixtures/share_links.json, which both test suites run.
+    alike are in webclient/tests/fixtures/share.json, which both test suites run.
     """
     out = Shared()
     for key in params:
@@ -112,9 +112,11 @@ def _blend(text: str) -> dict[str, float] | str:
     blend: dict[str, float] = {}
     for part in (p for p in text.split(",") if p.strip()):
         name, sep, weight = part.rpartition(":")
-        breed = _breed(name) if sep else None
+        if not sep:  # a breed without its weight
+            name, weight = part, ""
+        breed = _breed(name)
         if breed is None:
-            return f"“{_short((name if sep else part).strip())}” in the blend is not one of the 12 breeds"
+            return f"“{_short(name.strip())}” in the blend is not one of the 12 breeds"
         w = float(weight) if len(weight) <= 20 and NUMBER.fullmatch(weight) else -1.0
         if not 0.0 <= w <= 1.0:
             return f"the weight of {breed} must be a number from 0 to 1"

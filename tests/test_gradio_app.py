@@ -498,3 +498,4 @@ def test_share_links_name_what_they_ignore_and_refuse_blends_the_tab_cannot_hold
     assert link.notice.startswith("**Some of this link's settings were not used:**")
     assert "not both" in link.notice and "“utm_source” is not a setting of this demo" in link.notice
     assert share.read_query({"breed": "Bombay", "seed": "3"}, (1, 2, 4)).notice == ""
+    assert "the weight of Siamese must be a number from 0 to 1" in share.read_query({"blend": "Siamese"}, (1, 2, 4)).notice

@@ -73,10 +73,14 @@ def start_args(run: Path, init_from: str, rows: list[dict]) -> tuple[list[str], 
     return ["--init-from", init_from], images, f"started from {init_from} (fresh optimizer)"
 
 
+def _relative(path: Path) -> str:
+    """``path`` relative to the checkout: the bundled config, training.json and metrics record these paths."""
+    return os.path.relpath(path, ROOT)
+
+
 def train(run: Path, flags: list[str], minutes: float, threads: int) -> float:
     """Run ``python -m cats.training generator``; returns the wall minutes it took."""
-    # paths relative to the checkout: the bundled training.json and metrics record them
-    cmd = [sys.executable, "-m", "cats.training", "generator", *flags, "--out", os.path.relpath(run, ROOT),
+    cmd = [sys.executable, "-m", "cats.training", "generator", *flags, "--out", _relative(run),
            "--minutes", str(minutes), "--threads", str(threads)]
     print("==>", shlex.join(cmd), flush=True)
     t0 = time.perf_counter()
@@ -87,9 +91,8 @@ def train(run: Path, flags: list[str], minutes: float, threads: int) -> float:
 def judge(run: Path, quick: bool) -> dict:
     """The bundled weights' evaluation on the run's EMA pipeline; returns its metrics JSON."""
     out = run / "eval" / "metrics_generator.json"
-    cmd = [sys.executable, "-m", "cats.evaluation", "generator", "--model", os.path.relpath(run / "pipeline", ROOT),
-           "--data", "synthcats",
-           "--classifier", str(BUNDLED_CLASSIFIER), "--out", str(out), "--sweep-per-breed", "1"]
+    cmd = [sys.executable, "-m", "cats.evaluation", "generator", "--model", _relative(run / "pipeline"),
+           "--data", "synthcats", "--classifier", str(BUNDLED_CLASSIFIER), "--out", str(out), "--sweep-per-breed", "1"]
     cmd += ["--quick"] if quick else []
     print("==>", shlex.join(cmd), flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
@@ -179,8 +182,7 @@ def block(args: argparse.Namespace) -> dict:
     bundled = json.loads(BUNDLED_METRICS.read_text()) if BUNDLED_METRICS.is_file() else None
     row["bundled"] = bool(not args.quick and bundled and beats(metrics, bundled))
     if row["bundled"]:
-        pipeline = os.path.relpath(args.run / "pipeline", ROOT)  # relative: the bundled config records it
-        subprocess.run([sys.executable, "scripts/bundle_weights.py", "--generator", pipeline,
+        subprocess.run([sys.executable, "scripts/bundle_weights.py", "--generator", _relative(args.run / "pipeline"),
                         "--name", "synthcats"], cwd=ROOT, check=True)
         judge_dir = args.run / "eval"
         for name in ("metrics_generator.json", "metrics_generator.sample_sheet.png"):

@@ -8,7 +8,8 @@ Convention (diffusers' rectified flow):
   * the network predicts either v ("v") or the clean image x0 ("x", JiT-style); the loss is on v
     either way, with v_hat = (x_sigma - x0_hat) / max(sigma, SIGMA_MIN).
   * conditioning is a weight vector over 13 slots; slot NULL_ID is the unconditional one.
-  * classifier-free guidance: v = v_null + g * (v_cond - v_null).
+  * classifier-free guidance: v = v_null + g * (v_cond - v_null); with a guide network
+    (autoguidance), + (w - 1) * (v_cond - v_guide) on top (``guide``).
 
 Every function takes NumPy arrays or torch tensors alike (only operators and ``.clip``), with
 ``sigma`` already shaped to broadcast over the sample (a scalar or e.g. (B, 1, 1, 1)). The
@@ -44,9 +45,31 @@ def velocity_to_x0(x_sigma, v, sigma):
     return x_sigma - sigma * v
 
 
-def guide(v_cond, v_null, guidance_scale):
-    """Classifier-free guidance: v_null + g * (v_cond - v_null); g = 1 is the conditional velocity."""
-    return v_null + guidance_scale * (v_cond - v_null)
+def guide(v_cond, v_null, guidance_scale, v_guide=None, autoguidance_scale=1.0):
+    """Classifier-free guidance, plus autoguidance when a guide's velocity is given.
+
+    CFG: v_null + g * (v_cond - v_null); g = 1 is the conditional velocity. Autoguidance (Karras et
+    al. 2024) pushes away from a weaker copy of the model, the guide, instead of the unconditional
+    model: with v_guide (the guide's conditional velocity) and w the autoguidance scale,
+
+        v = v_null + g * (v_cond - v_null) + (w - 1) * (v_cond - v_guide)
+          = v_cond + (g - 1) * (v_cond - v_null) + (w - 1) * (v_cond - v_guide),
+
+    so w = 1 (or no guide) is plain CFG and g = 1 is autoguidance alone, v_guide + w (v_cond - v_guide).
+    """
+    v = v_null + guidance_scale * (v_cond - v_null)
+    if v_guide is None:
+        return v
+    return v + (autoguidance_scale - 1.0) * (v_cond - v_guide)
+
+
+def in_interval(sigma: float, interval) -> bool:
+    """Whether guidance applies at a step starting at ``sigma``: interval (lo, hi) holds lo <= sigma <= hi, None all.
+
+    Guidance limited to an interval of noise levels (Kynkäänniemi et al. 2024): outside it a step takes the
+    conditional velocity alone (guidance scales 1), which also spares the unconditional and guide passes.
+    """
+    return interval is None or interval[0] <= sigma <= interval[1]
 
 
 def euler_step(x, v, sigma, sigma_next):

@@ -75,11 +75,14 @@ def labels_to_weights(labels: torch.Tensor, dtype=torch.float32) -> torch.Tensor
 
 
 def guided_velocity(model: Model, x_sigma: torch.Tensor, sigma: torch.Tensor, class_weights: torch.Tensor,
-                    guidance_scale: torch.Tensor | float, prediction_type: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Classifier-free guided velocity from ONE batched forward pass (conditional + null halves).
+                    guidance_scale: torch.Tensor | float, prediction_type: str, guide: Model | None = None,
+                    autoguidance_scale: torch.Tensor | float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Classifier-free guided velocity from ONE batched forward pass (conditional + null halves),
+    autoguided by ``guide`` (a weaker CatDiT of the same data) when one is given.
 
-    x_sigma: (B, C, H, W); sigma: (B,); class_weights: (B, 13); guidance_scale: scalar or (1,).
-    Returns (v, x0_hat), each (B, C, H, W). This is the only place CFG is combined in PyTorch; the
+    x_sigma: (B, C, H, W); sigma: (B,); class_weights: (B, 13); guidance_scale, autoguidance_scale:
+    scalars or (1,). The guide sees the conditional rows only and predicts what its own config says.
+    Returns (v, x0_hat), each (B, C, H, W). This is the only place guidance is combined in PyTorch; the
     exported ONNX step graph is traced from this function, so it is also the only place for ONNX.
     """
     b = x_sigma.shape[0]
@@ -89,25 +92,40 @@ def guided_velocity(model: Model, x_sigma: torch.Tensor, sigma: torch.Tensor, cl
     v_both = model_velocity(model, x_in, s_in, w_in, prediction_type)  # (2B, C, H, W)
     # Slices, not .chunk(2): chunk makes torch.export specialise a dynamic batch to the example size.
     v_cond, v_null = v_both[:b], v_both[b:]
-    v = convention.guide(v_cond, v_null, guidance_scale)
+    v_guide = None
+    if guide is not None:
+        v_guide = model_velocity(guide, x_sigma, sigma, class_weights, guide.config.prediction_type)  # (B, C, H, W)
+    v = convention.guide(v_cond, v_null, guidance_scale, v_guide, autoguidance_scale)
     return v, velocity_to_x0(x_sigma, v, sigma)
 
 
-def sampling_step(model: Model, class_weights: torch.Tensor, guidance_scale: float | None, prediction_type: str
+def sampling_step(model: Model, class_weights: torch.Tensor, guidance_scale: float | None, prediction_type: str,
+                  guide: Model | None = None, autoguidance_scale: float | None = None,
+                  interval: tuple[float, float] | None = None
                   ) -> Callable[[torch.Tensor, float, float], tuple[torch.Tensor, torch.Tensor]]:
     """The sampling core's step for a torch model: (x, sigma, sigma_next) -> (x_next, pred_x0), one Euler move.
 
-    class_weights: (B, 13). guidance_scale None (a few-step student: guidance baked in) or 1 runs only
-    the conditional branch (batch B); any other, both branches in one batch 2B (``guided_velocity``).
+    class_weights: (B, 13). guidance_scale None (a few-step student: guidance baked in) or 1 runs no
+    unconditional branch; any other, both branches in one batch 2B (``guided_velocity``). ``guide``
+    with an ``autoguidance_scale`` other than None and 1 adds the guide's pass (batch B).
+    interval (lo, hi): guidance only at steps starting at lo <= sigma <= hi, the conditional velocity
+    elsewhere (Kynkäänniemi et al. 2024); the network passes skipped there are saved.
     """
     def step(x: torch.Tensor, sigma: float, sigma_next: float) -> tuple[torch.Tensor, torch.Tensor]:
         s = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)  # (B,)
         w = class_weights.to(x.dtype)
-        if guidance_scale is None or guidance_scale == 1.0:
-            v = model_velocity(model, x, s, w, prediction_type)
-            x0 = velocity_to_x0(x, v, s)
+        inside = convention.in_interval(sigma, interval)
+        cfg = inside and guidance_scale is not None and guidance_scale != 1.0
+        auto = inside and guide is not None and autoguidance_scale is not None and autoguidance_scale != 1.0
+        if cfg:
+            v, x0 = guided_velocity(model, x, s, w, guidance_scale, prediction_type, guide if auto else None,
+                                    autoguidance_scale if auto else 1.0)
         else:
-            v, x0 = guided_velocity(model, x, s, w, guidance_scale, prediction_type)
+            v = model_velocity(model, x, s, w, prediction_type)
+            if auto:  # autoguidance alone: v_cond + (w - 1) (v_cond - v_guide)
+                v = convention.guide(v, v, 1.0, model_velocity(guide, x, s, w, guide.config.prediction_type),
+                                     autoguidance_scale)
+            x0 = velocity_to_x0(x, v, s)
         return euler_step(x, v, s, torch.full_like(s, sigma_next)), x0
 
     return step

@@ -2,7 +2,9 @@
 
 A diffusers ``DiffusionPipeline`` with ``transformer`` (``CatDiT``), ``scheduler`` (diffusers'
 ``FlowMatchEulerDiscreteScheduler``), an optional ``classifier`` (``CatClassifier``) and an optional
-``fast_transformer`` (a few-step student of the transformer, ``mode="fast"``: docs/fewstep.md).
+``fast_transformer`` (a few-step student of the transformer, ``mode="fast"``: docs/fewstep.md) and an
+optional ``guide_transformer`` (a weaker CatDiT of the same data that guides the transformer in quality
+mode, autoguidance: docs/guidance.md; a pipeline without one samples with classifier-free guidance only).
 The breeds, the preset name and the default steps and guidance live in ``model_index.json`` so
 ``save_pretrained(dir)`` / ``from_pretrained(dir)`` round-trip with no flags.
 
@@ -43,6 +45,7 @@ SAMPLERS = sampling.SAMPLERS
 OUTPUT_TYPES = (*sampling.OUTPUT_TYPES, "pt")  # "pt": a tensor
 DEFAULT_GUIDANCE_SCALE = 3.0
 DEFAULT_NUM_INFERENCE_STEPS = 20
+DEFAULT_AUTOGUIDANCE_SCALE = 2.0  # a guide given without a scale (docs/guidance.md: w near 2 measured best)
 FAST_DEFAULT_STEPS = 2  # the few-step student's default (mode="fast")
 PRESET_OPTION_DEFAULTS = {"long_skip": False, "conv_out": False}  # CatDiT's options a preset may leave out
 
@@ -72,22 +75,35 @@ class CatsPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "transformer"
-    _optional_components = ["classifier", "fast_transformer"]
+    _optional_components = ["classifier", "fast_transformer", "guide_transformer"]
 
     def __init__(self, transformer: CatDiT, scheduler: FlowMatchEulerDiscreteScheduler, classifier=None,
                  breeds: list[str] | None = None, null_id: int = NULL_ID, preset: str | None = None,
                  default_guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
                  default_num_inference_steps: int = DEFAULT_NUM_INFERENCE_STEPS, trained_on: str | None = None,
                  fast_transformer: CatDiT | None = None, fast_guidance_scale: float | None = None,
-                 fast_default_steps: int = FAST_DEFAULT_STEPS):
+                 fast_default_steps: int = FAST_DEFAULT_STEPS, guide_transformer: CatDiT | None = None,
+                 default_autoguidance_scale: float | None = None, fast_autoguidance_scale: float | None = None,
+                 default_guidance_interval: list[float] | None = None):
         super().__init__()
         shift = check_scheduler(scheduler)
         if breeds is not None and tuple(breeds) != BREEDS:
             raise ValueError(f"these weights were saved with breeds {list(breeds)}, but this version of tiny-cats "
                              f"uses {list(BREEDS)}; they cannot be mixed")
+        if guide_transformer is None:
+            default_autoguidance_scale = None  # nothing to guide with: classifier-free guidance only
+        elif default_autoguidance_scale is None:
+            default_autoguidance_scale = DEFAULT_AUTOGUIDANCE_SCALE
+        if guide_transformer is not None:
+            g, t = guide_transformer.config, transformer.config
+            mismatch = [k for k in ("sample_size", "in_channels") if g.get(k) != t.get(k)]
+            if mismatch:
+                raise ValueError(f"the guide must draw the transformer's images; its {', '.join(mismatch)} differ "
+                                 f"({[g.get(k) for k in mismatch]} vs {[t.get(k) for k in mismatch]})")
         self.register_modules(transformer=transformer, scheduler=scheduler, classifier=classifier,
-                              fast_transformer=fast_transformer)
+                              fast_transformer=fast_transformer, guide_transformer=guide_transformer)
         self._shift = shift  # the scheduler's settings, read and checked once
+        interval = sampling.check_interval(default_guidance_interval)
         if preset is None:  # built around a bare transformer (e.g. by the trainer): name its size if it has one
             # a preset leaves the architecture options at their defaults: compare those too, or a
             # `tiny` with long skips would be named `tiny`
@@ -100,7 +116,15 @@ class CatsPipeline(DiffusionPipeline):
                                 trained_on=trained_on,  # what the weights learned from; shown by the demos
                                 # the few-step student (mode="fast"): the guidance its teacher baked in, its steps
                                 fast_guidance_scale=None if fast_guidance_scale is None else float(fast_guidance_scale),
-                                fast_default_steps=int(fast_default_steps))
+                                fast_default_steps=int(fast_default_steps),
+                                # the guide weight its teacher's pairs were drawn with (None: no guide)
+                                fast_autoguidance_scale=None if fast_autoguidance_scale is None
+                                else float(fast_autoguidance_scale),
+                                # the guide's weight in quality mode (None: no guide, CFG only)
+                                default_autoguidance_scale=None if default_autoguidance_scale is None
+                                else float(default_autoguidance_scale),
+                                # the sigmas [lo, hi] where quality mode guides (None: every step; docs/guidance.md)
+                                default_guidance_interval=None if interval is None else list(interval))
 
     # -- construction --------------------------------------------------------------------------
 
@@ -144,12 +168,17 @@ class CatsPipeline(DiffusionPipeline):
                  sampler: str = "euler", generator: torch.Generator | None = None, num_images_per_prompt: int = 1,
                  output_type: str = "pil", callback_on_step_end: StepCallback | None = None, progress: bool = True,
                  latents: torch.Tensor | np.ndarray | None = None, seed: int | None = None,
-                 mode: str = "quality") -> ImagePipelineOutput:
+                 mode: str = "quality", autoguidance_scale: float | None = None,
+                 guidance_interval="default") -> ImagePipelineOutput:
         """Generate ``num_images_per_prompt`` images per breed entry (see ``breed_weights``).
 
         mode: "quality" (the guided model over the scheduler's sigmas) or "fast" (the few-step student
         ``fast_transformer``: 1-4 Euler steps, default ``fast_default_steps``, guidance baked in, so
         ``guidance_scale`` stays None; see ``cats.sampling.check_call``).
+        autoguidance_scale: the guide network's weight in quality mode (None: the saved default; 1: off,
+        classifier-free guidance only; refused above 1 for a pipeline without a guide).
+        guidance_interval: (lo, hi) sigmas where quality mode guides, None for every step, "default" for the
+        saved ``default_guidance_interval``; elsewhere a step takes the conditional velocity alone.
 
         seed: the shared seeded noise (``cats.noise``: the same cat as the ONNX pipeline and the web
         client for that seed); else ``torch.randn(..., generator=generator)``; latents: the noise itself
@@ -159,13 +188,14 @@ class CatsPipeline(DiffusionPipeline):
         return ImagePipelineOutput(images=sampling.generate(
             self, breed, num_inference_steps, guidance_scale, sampler, output_type, batch=num_images_per_prompt,
             mode=mode, seed=seed, generator=generator, latents=latents, callback=callback_on_step_end,
-            progress=progress))
+            progress=progress, autoguidance_scale=autoguidance_scale, guidance_interval=guidance_interval))
 
     @torch.no_grad()
     def transfer(self, image, breed="Siamese", strength: float = 0.6, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str = "euler", generator: torch.Generator | None = None,
                  output_type: str = "pil", callback_on_step_end: StepCallback | None = None, progress: bool = True,
-                 latents: torch.Tensor | np.ndarray | None = None, seed: int | None = None) -> ImagePipelineOutput:
+                 latents: torch.Tensor | np.ndarray | None = None, seed: int | None = None,
+                 autoguidance_scale: float | None = None, guidance_interval="default") -> ImagePipelineOutput:
         """Restyle a photo as another breed (SDEdit): noise it to sigma ~ strength, integrate to 0.
 
         image: anything ``cats.images.load_image`` accepts (PIL of any mode, path, bytes, array).
@@ -174,7 +204,8 @@ class CatsPipeline(DiffusionPipeline):
         """
         return ImagePipelineOutput(images=sampling.restyle(
             self, image, breed, strength, num_inference_steps, guidance_scale, sampler, output_type, seed=seed,
-            generator=generator, latents=latents, callback=callback_on_step_end, progress=progress))
+            generator=generator, latents=latents, callback=callback_on_step_end, progress=progress,
+            autoguidance_scale=autoguidance_scale, guidance_interval=guidance_interval))
 
     def classify(self, images, top_k: int = 3, tta: bool = False):
         """Breed of each image (list[ClassifyResult]) with the pipeline's classifier; see ``cats.classify``."""
@@ -203,7 +234,10 @@ class CatsPipeline(DiffusionPipeline):
         if mode == "fast":
             return None if self.fast_transformer is None else ModeDefaults(self.config.fast_default_steps,
                                                                            self.config.fast_guidance_scale)
-        return ModeDefaults(self.config.default_num_inference_steps, self.config.default_guidance_scale)
+        interval = self.config.get("default_guidance_interval")
+        return ModeDefaults(self.config.default_num_inference_steps, self.config.default_guidance_scale,
+                            self.config.get("default_autoguidance_scale") if self.guide_transformer is not None
+                            else None, None if interval is None else tuple(interval))
 
     def sigmas(self, num_inference_steps: int, mode: str = "quality") -> list[float]:
         """``cats.schedule.sigmas`` with the scheduler's shift, as Python floats (steps + 1 values, 1 -> 0)."""
@@ -225,9 +259,12 @@ class CatsPipeline(DiffusionPipeline):
         return torch.as_tensor(array).to(self._execution_device, self.transformer.dtype)
 
     def step(self, weights: torch.Tensor, call: Call):
-        """The step of the mode's network (``cats.flow.sampling_step``): the student in fast mode, else the transformer."""
-        model = self.fast_transformer if call.mode == "fast" else self.transformer
-        return sampling_step(model, weights, call.guidance, model.config.prediction_type)
+        """The step of the mode's network (``cats.flow.sampling_step``): the student in fast mode, else the
+        transformer, guided by the guide network when the call's autoguidance is on."""
+        if call.mode == "fast":
+            return sampling_step(self.fast_transformer, weights, None, self.fast_transformer.config.prediction_type)
+        return sampling_step(self.transformer, weights, call.guidance, self.transformer.config.prediction_type,
+                             guide=self.guide_transformer, autoguidance_scale=call.autoguidance, interval=call.interval)
 
     @contextlib.contextmanager
     def progress(self, total: int):

@@ -29,14 +29,14 @@ from typing import Any, Callable, ContextManager, Protocol
 
 import numpy as np
 
-from cats.convention import SIGMA_MIN, interpolate
+from cats.convention import SIGMA_MIN, in_interval, interpolate
 from cats.images import from_model_array, load_image, to_model_array
 from cats.noise import gaussian_noise
 from cats.schedule import MODES, check_steps, check_strength, transfer_tail
 
-__all__ = ["MODES", "OUTPUT_TYPES", "SAMPLERS", "Call", "ModeDefaults", "Runtime", "check_call", "check_choice",
-           "check_guidance", "check_steps", "generate", "initial_noise", "initial_sample", "postprocess", "restyle",
-           "run_sampler", "step_callback"]
+__all__ = ["MODES", "OUTPUT_TYPES", "SAMPLERS", "Call", "ModeDefaults", "Runtime", "check_autoguidance", "check_call",
+           "check_choice", "check_guidance", "check_interval", "check_steps", "generate", "guidance_at", "initial_noise",
+           "initial_sample", "postprocess", "restyle", "run_sampler", "step_callback"]
 
 SAMPLERS = ("euler", "heun")
 OUTPUT_TYPES = ("pil", "np")  # what ``postprocess`` makes; the PyTorch pipeline adds "pt"
@@ -50,27 +50,67 @@ OnStep = Callable[[int, float, Array, Array], "Array | None"]
 
 @dataclass(frozen=True)
 class ModeDefaults:
-    """A loaded model's defaults for one mode: its step count and guidance (fast: the guidance baked in, or None)."""
+    """A loaded model's defaults for one mode: its step count and guidance (fast: the guidance baked in, or None),
+    and its autoguidance scale (None: the model has no guide, so none can be asked for)."""
 
     steps: int
     guidance: float | None
+    autoguidance: float | None = None
+    interval: tuple[float, float] | None = None  # the sigmas where guidance applies (None: every step)
 
 
 @dataclass(frozen=True)
 class Call:
-    """The checked settings of one sampling call; ``guidance`` is None in fast mode (baked into the student)."""
+    """The checked settings of one sampling call; ``guidance`` is None in fast mode (baked into the student);
+    ``autoguidance`` is None when the guide does not run (fast mode, no guide, or a scale of 1)."""
 
     steps: int
     guidance: float | None
     sampler: str
     output_type: str
     mode: str = "quality"
+    autoguidance: float | None = None
+    interval: tuple[float, float] | None = None  # guidance only at steps starting in [lo, hi] (None: every step)
 
 
 def check_guidance(guidance) -> float:
     if isinstance(guidance, bool) or not isinstance(guidance, Real) or not math.isfinite(guidance) or guidance < 0:
         raise ValueError(f"guidance_scale must be a finite number >= 0 (1 = no guidance), got {guidance!r}")
     return float(guidance)
+
+
+def check_autoguidance(scale, has_guide: bool) -> float | None:
+    """A requested autoguidance scale checked against the model: None (no guide runs) for 1 or no guide."""
+    if isinstance(scale, bool) or not isinstance(scale, Real) or not math.isfinite(scale) or scale < 1:
+        raise ValueError(f"autoguidance_scale must be a finite number >= 1 (1 = off: classifier-free guidance "
+                         f"only), got {scale!r}")
+    if scale != 1 and not has_guide:
+        raise ValueError(f"autoguidance_scale={scale:g} needs a guide network, and these weights have none: leave "
+                         "it out (or 1), or load weights saved with a guide (docs/guidance.md)")
+    return None if scale == 1 else float(scale)
+
+
+def check_interval(interval) -> tuple[float, float] | None:
+    """A guidance interval (lo, hi) of sigmas with 0 <= lo < hi <= 1, or None (guidance at every step)."""
+    if interval is None:
+        return None
+    if isinstance(interval, str):
+        raise ValueError(f"guidance_interval must be two sigmas (lo, hi) or None, got {interval!r}")
+    try:
+        lo, hi = (float(v) for v in interval)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance_interval must be two sigmas (lo, hi) or None, got {interval!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo < hi <= 1.0):
+        raise ValueError(f"guidance_interval must have 0 <= lo < hi <= 1, got {interval!r}")
+    return (lo, hi)
+
+
+def guidance_at(call: Call, sigma: float) -> tuple[float | None, float | None]:
+    """The (guidance, autoguidance) a step starting at ``sigma`` applies: the call's inside its interval,
+    (1, None) outside it (the conditional velocity alone); fast mode's (None, None) everywhere."""
+    if call.guidance is None or in_interval(sigma, call.interval):
+        return call.guidance, call.autoguidance
+    return 1.0, None
 
 
 def check_choice(name: str, value, choices: tuple[str, ...], note: str = "") -> str:
@@ -80,8 +120,13 @@ def check_choice(name: str, value, choices: tuple[str, ...], note: str = "") -> 
 
 
 def check_call(mode: str, num_inference_steps, guidance_scale, sampler: str, output_type: str, *,
-               defaults: ModeDefaults | None, output_types: tuple[str, ...] = OUTPUT_TYPES, note: str = "") -> Call:
+               defaults: ModeDefaults | None, output_types: tuple[str, ...] = OUTPUT_TYPES, note: str = "",
+               autoguidance_scale=None, guidance_interval="default") -> Call:
     """Every setting of a call checked, None replaced by the mode's default. Raises ValueError naming the bad one.
+
+    autoguidance_scale (quality mode): the weight of the guide network (``cats.convention.guide``), None
+    for the model's default; 1 turns it off (classifier-free guidance only). guidance_interval (quality mode):
+    (lo, hi) sigmas where guidance applies, None for every step, "default" for the model's.
 
     defaults: the runtime's ``ModeDefaults`` for ``mode``, None when it has no model for it. Fast mode
     (the few-step student) learned the teacher's guided images, so guidance is part of its weights (a
@@ -94,17 +139,26 @@ def check_call(mode: str, num_inference_steps, guidance_scale, sampler: str, out
                          "python -m cats.training fewstep (docs/fewstep.md) or use mode='quality'")
     guidance = None
     if mode == "fast":
-        if guidance_scale is not None:
+        if guidance_scale is not None or autoguidance_scale is not None or guidance_interval != "default":
             baked = "" if defaults.guidance is None else f" (its teacher's {defaults.guidance:g})"
-            raise ValueError(f"fast mode has its guidance baked into the weights{baked}; leave guidance_scale out")
+            name = ("guidance_scale" if guidance_scale is not None else
+                    "autoguidance_scale" if autoguidance_scale is not None else "guidance_interval")
+            raise ValueError(f"fast mode has its guidance baked into the weights{baked}; leave {name} out")
         if sampler != "euler":
             raise ValueError(f"fast mode integrates with 'euler' (the student's paths are straight), got "
                              f"sampler={sampler!r}")
     steps = check_steps(defaults.steps if num_inference_steps is None else num_inference_steps)
+    autoguidance, interval = None, None
     if mode == "quality":
+        interval = check_interval(defaults.interval if guidance_interval == "default" else guidance_interval)
         guidance = check_guidance(defaults.guidance if guidance_scale is None else guidance_scale)
+        if autoguidance_scale is not None:
+            autoguidance = check_autoguidance(autoguidance_scale, defaults.autoguidance is not None)
+        elif defaults.autoguidance is not None:
+            autoguidance = check_autoguidance(defaults.autoguidance, True)
     return Call(steps=steps, guidance=guidance, sampler=check_choice("sampler", sampler, SAMPLERS),
-                output_type=check_choice("output_type", output_type, output_types, note), mode=mode)
+                output_type=check_choice("output_type", output_type, output_types, note), mode=mode,
+                autoguidance=autoguidance, interval=interval)
 
 
 # -- the runtime a pipeline implements -------------------------------------------------------------------
@@ -147,18 +201,20 @@ class Runtime(Protocol):
 
 def generate(rt: Runtime, breed, num_inference_steps, guidance_scale, sampler: str, output_type: str, *,
              batch: int = 1, mode: str = "quality", seed=None, generator=None, latents=None, callback=None,
-             progress: bool = False):
+             progress: bool = False, autoguidance_scale=None, guidance_interval="default"):
     """Images of ``breed`` from noise: ``batch`` per breed entry (see ``cats.breeds.breed_weights``)."""
     weights = rt.class_weights(breed, batch)  # (B, 13)
     call = check_call(mode, num_inference_steps, guidance_scale, sampler, output_type, defaults=rt.defaults(mode),
-                      output_types=rt.output_types, note=rt.note)
+                      output_types=rt.output_types, note=rt.note, autoguidance_scale=autoguidance_scale,
+                      guidance_interval=guidance_interval)
     sigmas = rt.sigmas(call.steps, call.mode)
     noise = _noise(rt, weights.shape[0], seed, generator, latents)
     return _integrate(rt, initial_sample(noise, sigmas), sigmas, weights, call, callback, progress)
 
 
 def restyle(rt: Runtime, image, breed, strength, num_inference_steps, guidance_scale, sampler: str,
-            output_type: str, *, seed=None, generator=None, latents=None, callback=None, progress: bool = False):
+            output_type: str, *, seed=None, generator=None, latents=None, callback=None, progress: bool = False,
+            autoguidance_scale=None, guidance_interval="default"):
     """A photo restyled as ``breed`` (SDEdit): noised to sigma ~ strength, integrated to 0 (quality mode).
 
     Uses the last round(steps * strength) steps of the schedule (``cats.schedule.transfer_tail``):
@@ -168,7 +224,8 @@ def restyle(rt: Runtime, image, breed, strength, num_inference_steps, guidance_s
     pixels = rt.convert(to_model_array(load_image(image), rt.image_size)[None])  # (1, 3, S, S) in [-1, 1]
     weights = rt.class_weights(breed, 1)  # (B, 13)
     call = check_call("quality", num_inference_steps, guidance_scale, sampler, output_type,
-                      defaults=rt.defaults("quality"), output_types=rt.output_types, note=rt.note)
+                      defaults=rt.defaults("quality"), output_types=rt.output_types, note=rt.note,
+                      autoguidance_scale=autoguidance_scale, guidance_interval=guidance_interval)
     sigmas = transfer_tail(rt.sigmas(call.steps), strength)  # the last steps, ending at 0
     noise = _noise(rt, weights.shape[0], seed, generator, latents)
     return _integrate(rt, initial_sample(noise, sigmas, pixels), sigmas, weights, call, callback, progress)

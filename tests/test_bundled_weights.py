@@ -60,16 +60,18 @@ def test_web_client_ships_the_export_of_the_bundled_weights():
     pipe = CatsPipeline.from_pretrained("synthcats")
     from cats.export.graphs import GeneratorStep
 
-    step = GeneratorStep(pipe.transformer).eval()
+    step = GeneratorStep(pipe.transformer, pipe.guide_transformer).eval()  # the guide, when bundled, is in the graph
+    assert (pipe.guide_transformer is None) == (manifest["generator"]["guide"] is None)
     rng = np.random.default_rng(0)
     size = manifest["generator"]["image_size"]
     feed = {"sample": rng.standard_normal((1, 3, size, size)).astype(np.float32),
             "sigma": np.array([0.7], np.float32), "sigma_next": np.array([0.6], np.float32),
-            "class_weights": np.eye(13, dtype=np.float32)[[4]], "guidance_scale": np.array([3.0], np.float32)}
+            "class_weights": np.eye(13, dtype=np.float32)[[4]], "guidance_scale": np.array([3.0], np.float32),
+            "autoguidance_scale": np.array([2.5], np.float32)}
+    feed = {k: feed[k] for k in step.INPUTS}
     sess = ort.InferenceSession(str(WEB_MODELS / manifest["generator"]["variants"]["fp32"]["file"]),
                                 providers=["CPUExecutionProvider"])
     onnx_next = sess.run(["next_sample"], feed)[0]
     with torch.no_grad():
-        torch_next = step(*(torch.from_numpy(feed[k]) for k in ("sample", "sigma", "sigma_next", "class_weights",
-                                                               "guidance_scale")))[0].numpy()
+        torch_next = step(*(torch.from_numpy(feed[k]) for k in step.INPUTS))[0].numpy()
     assert np.abs(onnx_next - torch_next).max() < 1e-4

@@ -55,7 +55,7 @@ def test_the_few_step_graph_is_described_like_every_other_graph(exported):
     assert [o["name"] for o in fast["outputs"]] == ["next_sample", "pred_x0"]
     assert fast["inputs"][0]["shape"] == ["batch", 3, 32, 32]
     assert fast["scheduler"]["sigmas"] == {"1": [1.0, 0.0], "2": [1.0, 0.5, 0.0], "4": [1.0, 0.75, 0.5, 0.25, 0.0]}
-    assert fast["guidance"] == {"baked_in": pipe.config.default_guidance_scale}
+    assert fast["guidance"] == {"baked_in": pipe.config.default_guidance_scale, "autoguidance_baked_in": None}
     assert fast["defaults"] == {"num_inference_steps": 2}
     assert set(fast["variants"]) == {"fp32", "fp16"} and fast["default_variant"] == "fp16"
     for variant in fast["variants"].values():

@@ -3,7 +3,8 @@
     python -m cats.benchmarks.onnx_latency [--quick] [--preset tiny]
 
 One guided step = one call of the exported step graph at batch 1 (CFG inside: the network runs
-on a batch of 2), against the same ``cats.flow`` step in PyTorch eager. Medians over repeats; the
+on a batch of 2; a graph with a guide network also runs the guide on a batch of 1), against the same
+``cats.flow`` step in PyTorch eager. Medians over repeats; the
 20-step total is one full sampling loop. Goal for the web preset (``tiny``): ONNX fp32 at least
 1.5x faster than PyTorch per step. ``--quick`` uses the ``micro`` preset and a few repeats (tests).
 Weights are random (latency does not depend on their values), so variant budgets are not applied.
@@ -90,10 +91,11 @@ def run(quick: bool = False, preset: str | None = None, pipe=None, export_dir: s
             preset = pipe.config.preset or preset
         gen, clf = manifest["generator"], manifest["classifier"]
         size = gen["image_size"]
-        step = GeneratorStep(pipe.transformer).eval()
+        step = GeneratorStep(pipe.transformer, getattr(pipe, "guide_transformer", None)).eval()  # the graph's networks
         x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
-        feed = step_feed(x, 0.7, 0.65, case_weights()[:1], gen["defaults"]["guidance_scale"])
-        tfeed = [torch.from_numpy(feed[k]) for k in ("sample", "sigma", "sigma_next", "class_weights", "guidance_scale")]
+        scales = {k: v for k, v in gen["defaults"].items() if k in step.INPUTS}  # guidance_scale[, autoguidance_scale]
+        feed = step_feed(x, 0.7, 0.65, case_weights()[:1], scales)
+        tfeed = [torch.from_numpy(feed[k]) for k in step.INPUTS]
         clf_size = clf["image_size"] if clf else 32
         image = np.random.default_rng(1).standard_normal((1, 3, clf_size, clf_size)).astype(np.float32)
         timage = torch.from_numpy(image)

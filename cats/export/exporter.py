@@ -59,8 +59,26 @@ def _shift(pipe) -> float:
 
 
 def _defaults(pipe) -> dict:
-    return {"num_inference_steps": int(pipe.config.default_num_inference_steps),
-            "guidance_scale": float(pipe.config.default_guidance_scale)}
+    """The manifest's generator defaults; ``autoguidance_scale`` only for a pipeline with a guide network."""
+    defaults = {"num_inference_steps": int(pipe.config.default_num_inference_steps),
+                "guidance_scale": float(pipe.config.default_guidance_scale)}
+    if _guide(pipe) is not None:
+        defaults["autoguidance_scale"] = float(pipe.config.default_autoguidance_scale)
+    interval = pipe.config.get("default_guidance_interval")
+    if interval is not None:  # guidance only at steps starting at lo <= sigma <= hi (docs/guidance.md)
+        defaults["guidance_interval"] = [float(v) for v in interval]
+    return defaults
+
+
+def _guide(pipe):
+    """The pipeline's guide network (autoguidance), or None."""
+    guide = getattr(pipe, "guide_transformer", None)
+    return None if guide is None else guide.eval()
+
+
+def _guidance(defaults: dict) -> dict:
+    """The step graph's guidance inputs at the defaults (``cats.export.parity.guidance_feeds``)."""
+    return {k: defaults[k] for k in ("guidance_scale", "autoguidance_scale") if k in defaults}
 
 
 def baked_guidance(pipe) -> float:
@@ -154,20 +172,22 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=SERVED, name: str | No
     if pipe.classifier is not None and getattr(pipe.classifier, "ood", None) is None:
         # no familiarity statistics, no score to compare
         clf_budgets = {p: {k: v for k, v in b.items() if k != "ood_score_rel"} for p, b in clf_budgets.items()}
-    transformer = pipe.transformer.eval()
-    step = GeneratorStep(transformer).eval()
+    transformer, guide = pipe.transformer.eval(), _guide(pipe)
+    step = GeneratorStep(transformer, guide).eval()
     defaults = _defaults(pipe)
+    guidance = _guidance(defaults)
 
     with tempfile.TemporaryDirectory() as tmp:
-        gen_fp32 = export_generator(transformer, Path(tmp) / "generator.onnx")
+        gen_fp32 = export_generator(transformer, Path(tmp) / "generator.onnx", guide)
         clf_fp32 = None
         if pipe.classifier is not None:
             clf_fp32 = export_classifier(pipe.classifier.eval(), Path(tmp) / "classifier.onnx")
 
-    generator = generator_entry(transformer, shift, defaults, gen_fp32)
-    reference = GeneratorReference(step, defaults["guidance_scale"], shift)
+    generator = generator_entry(transformer, shift, defaults, gen_fp32, guide)
+    # the image budget is judged on the sampling the clients run by default (its guidance interval included)
+    reference = GeneratorReference(step, guidance, shift, interval=defaults.get("guidance_interval"))
     write_variants(generator, gen_fp32, "generator", precisions, reference.errors, gen_budgets, out_dir,
-                   int8_args={"guidance_scale": defaults["guidance_scale"], "shift": shift})
+                   int8_args={"guidance_scale": guidance, "shift": shift})
     classifier = None
     if clf_fp32 is not None:
         classifier = classifier_entry(pipe.classifier, clf_fp32)
@@ -181,7 +201,7 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=SERVED, name: str | No
         fast_step = FastGeneratorStep(fast_transformer.eval()).eval()
         with tempfile.TemporaryDirectory() as tmp:
             fast_fp32 = export_fast_generator(fast_transformer, Path(tmp) / "generator_fast.onnx")
-        fast = fast_entry(fast_transformer, fast_fp32, baked_guidance(pipe))
+        fast = fast_entry(fast_transformer, fast_fp32, baked_guidance(pipe), pipe.config.get("fast_autoguidance_scale"))
         write_variants(fast, fast_fp32, "generator_fast", [p for p in precisions if p in FAST_PRECISIONS],
                        fast_reference(fast_step).errors, FAST_BUDGETS, out_dir)
 
@@ -195,7 +215,8 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=SERVED, name: str | No
             stale.unlink()
     gen_sess = session(str(out_dir / generator["variants"]["fp32"]["file"]))
     clf_sess = session(str(out_dir / classifier["variants"]["fp32"]["file"])) if classifier else None
-    golden = make_golden(step, gen_sess, defaults["guidance_scale"], shift, pipe.classifier, clf_sess)
+    golden = make_golden(step, gen_sess, guidance, shift, pipe.classifier, clf_sess,
+                         interval=defaults.get("guidance_interval"))
     if fast is not None:
         golden["fast"] = make_fast_golden(fast_step, session(str(out_dir / fast["variants"]["fp32"]["file"])))
     (out_dir / GOLDEN).write_text(json.dumps(golden) + "\n")
@@ -221,8 +242,12 @@ def check_export(pipe, out_dir: str | Path) -> list[str]:
     if shift != _shift(pipe) or defaults != _defaults(pipe):
         problems.append(f"manifest scheduler shift/defaults ({shift}, {defaults}) differ from the pipeline's "
                         f"({_shift(pipe)}, {_defaults(pipe)})")
-    step = GeneratorStep(pipe.transformer.eval()).eval()
-    measures = {"generator": GeneratorReference(step, defaults["guidance_scale"], shift).errors}
+    if (_guide(pipe) is None) != (manifest["generator"].get("guide") is None):
+        problems.append("the export and the pipeline disagree on having a guide network: re-export")
+        return problems
+    step = GeneratorStep(pipe.transformer.eval(), _guide(pipe)).eval()
+    measures = {"generator": GeneratorReference(step, _guidance(defaults), shift,
+                                                interval=defaults.get("guidance_interval")).errors}
     if manifest.get("classifier"):
         if pipe.classifier is None:
             problems.append("the export has a classifier but the pipeline has none")

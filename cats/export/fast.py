@@ -69,8 +69,10 @@ def export_fast_generator(transformer: nn.Module, path: Path) -> onnx.ModelProto
                         GENERATOR_OUTPUTS, (True, True, True, True))
 
 
-def fast_entry(transformer, model: onnx.ModelProto, baked_guidance: float) -> dict:
-    """The "generator_fast" block, without its variants."""
+def fast_entry(transformer, model: onnx.ModelProto, baked_guidance: float, baked_autoguidance: float | None = None
+               ) -> dict:
+    """The "generator_fast" block, without its variants. baked_autoguidance: the teacher's guide weight in the
+    pairs the student learned from (None: its teacher had no guide)."""
     cfg = transformer.config
     inputs, outputs = graph_io(model)
     return {"image_size": int(cfg.sample_size), "channels": int(cfg.in_channels), "layout": "NCHW",
@@ -78,7 +80,8 @@ def fast_entry(transformer, model: onnx.ModelProto, baked_guidance: float) -> di
             "scheduler": {"name": "few-step: equal steps from sigma 1 to 0",
                           "sigmas": {str(n): few_step_sigmas(n) for n in FAST_STEPS}},
             "defaults": {"num_inference_steps": FAST_DEFAULT_STEPS},
-            "guidance": {"baked_in": float(baked_guidance)},
+            "guidance": {"baked_in": float(baked_guidance),
+                         "autoguidance_baked_in": None if baked_autoguidance is None else float(baked_autoguidance)},
             "inputs": inputs, "outputs": outputs, "variants": {}, "rejected_variants": {},
             "default_variant": "fp32"}
 

@@ -20,6 +20,7 @@ from cats.export.parity import (
     CASES,
     case_weights,
     classifier_inputs,
+    guidance_feeds,
     onnx_step,
     parity_noise,
     sample_loop,
@@ -56,9 +57,13 @@ def transfer_image(image_size: int, channels: int = 3) -> np.ndarray:
     return np.stack(planes)[None].astype(np.float32)
 
 
-def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None, clf_sess=None,
-                steps: int = GOLDEN_STEPS) -> dict:
-    """Build the fixture dict for the fp32 graphs ``sess`` (generator) and ``clf_sess`` (classifier)."""
+def make_golden(step, sess, guidance, shift: float, classifier=None, clf_sess=None,
+                steps: int = GOLDEN_STEPS, interval=None) -> dict:
+    """Build the fixture dict for the fp32 graphs ``sess`` (generator) and ``clf_sess`` (classifier).
+
+    guidance: the step graph's guidance inputs at the defaults (``cats.export.parity.guidance_feeds``);
+    interval: the default guidance interval (lo, hi) the final images are sampled with (None: every step)."""
+    feeds = guidance_feeds(guidance)
     cfg = step.transformer.config
     noise = parity_noise(1, cfg.sample_size, cfg.in_channels, seed=GOLDEN_SEED)  # (1, C, S, S)
     sigmas = flow_sigmas(steps, shift)
@@ -66,13 +71,13 @@ def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None
     cases = []
     for (name, mix), w in zip(CASES.items(), case_weights()):
         w = w[None]  # (1, 13)
-        feed = step_feed(noise, sigmas[0], sigmas[1], w, guidance_scale)
+        feed = step_feed(noise, sigmas[0], sigmas[1], w, feeds)
         nxt, x0 = onnx_step(sess, feed)
         ref_nxt, ref_x0 = torch_step(step, feed)
         agree(f"{name} next_sample", nxt, ref_nxt, TOLERANCE["step"])
         agree(f"{name} pred_x0", x0, ref_x0, TOLERANCE["step"])
-        final = sample_loop(onnx_fn, noise, sigmas, w, guidance_scale)
-        agree(f"{name} final", final, sample_loop(torch_fn, noise, sigmas, w, guidance_scale), TOLERANCE["final"])
+        final = sample_loop(onnx_fn, noise, sigmas, w, feeds, interval)
+        agree(f"{name} final", final, sample_loop(torch_fn, noise, sigmas, w, feeds, interval), TOLERANCE["final"])
         cases.append({"name": name, "breeds": mix, "class_weights": [float(v) for v in w[0]],
                       "next_sample": encode_array(nxt), "pred_x0": encode_array(x0), "final": encode_array(final)})
 
@@ -80,10 +85,14 @@ def make_golden(step, sess, guidance_scale: float, shift: float, classifier=None
     t_sigmas = transfer_sigmas(steps, TRANSFER_STRENGTH, shift)
     w = case_weights()[:1]
     start = initial_sample(noise, t_sigmas, image)  # SDEdit: the picture noised to sigma = t_sigmas[0]
-    out = sample_loop(onnx_fn, start, t_sigmas, w, guidance_scale)
-    agree("transfer", out, sample_loop(torch_fn, start, t_sigmas, w, guidance_scale), TOLERANCE["final"])
+    out = sample_loop(onnx_fn, start, t_sigmas, w, feeds, interval)
+    agree("transfer", out, sample_loop(torch_fn, start, t_sigmas, w, feeds, interval), TOLERANCE["final"])
     golden = {
-        "variant": "fp32", "tolerance": TOLERANCE, "guidance_scale": float(guidance_scale), "steps": steps,
+        "variant": "fp32", "tolerance": TOLERANCE, "guidance_scale": feeds["guidance_scale"],
+        # null for a graph without a guide (no such input)
+        "autoguidance_scale": feeds.get("autoguidance_scale"), "steps": steps,
+        # the finals (and the transfer) guide only at steps starting in [lo, hi]; null: at every step
+        "guidance_interval": None if interval is None else [float(v) for v in interval],
         "sigmas": [float(s) for s in sigmas], "noise": encode_array(noise), "cases": cases,
         "transfer": {"breeds": next(iter(CASES.values())), "class_weights": [float(v) for v in w[0]],
                      "strength": TRANSFER_STRENGTH, "steps": steps, "sigmas": [float(s) for s in t_sigmas],
@@ -127,7 +136,11 @@ def classifier_golden(classifier, clf_sess) -> dict:
 def replay_golden(golden: dict, sess, clf_sess=None) -> list[str]:
     """Re-run the fixtures through (possibly re-loaded) fp32 sessions; returns the mismatches."""
     problems = []
-    noise, g, sigmas = decode_array(golden["noise"]), golden["guidance_scale"], np.asarray(golden["sigmas"], np.float32)
+    noise, sigmas = decode_array(golden["noise"]), np.asarray(golden["sigmas"], np.float32)
+    interval = golden.get("guidance_interval")
+    g = {"guidance_scale": golden["guidance_scale"]}
+    if golden.get("autoguidance_scale") is not None:
+        g["autoguidance_scale"] = golden["autoguidance_scale"]
 
     def check(name, got, want, tol):
         err = float(np.abs(got - decode_array(want)).max())
@@ -140,12 +153,13 @@ def replay_golden(golden: dict, sess, clf_sess=None) -> list[str]:
         nxt, x0 = onnx_step(sess, step_feed(noise, sigmas[0], sigmas[1], w, g))
         check(f"{case['name']} next_sample", nxt, case["next_sample"], tol["step"])
         check(f"{case['name']} pred_x0", x0, case["pred_x0"], tol["step"])
-        final = sample_loop(lambda f: onnx_step(sess, f), noise, sigmas, w, g)
+        final = sample_loop(lambda f: onnx_step(sess, f), noise, sigmas, w, g, interval)
         check(f"{case['name']} final", final, case["final"], tol["final"])
     tr = golden["transfer"]
     t_sigmas = np.asarray(tr["sigmas"], np.float32)
     start = initial_sample(decode_array(tr["noise"]), t_sigmas, decode_array(tr["image"]))
-    out = sample_loop(lambda f: onnx_step(sess, f), start, t_sigmas, np.asarray([tr["class_weights"]], np.float32), g)
+    out = sample_loop(lambda f: onnx_step(sess, f), start, t_sigmas, np.asarray([tr["class_weights"]], np.float32), g,
+                      interval)
     check("transfer", out, tr["expected"], tol["final"])
     if clf_sess is not None and "classifier" in golden:
         g = golden["classifier"]

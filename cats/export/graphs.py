@@ -4,9 +4,11 @@ Generator step graph (one call = one guided Euler step, CFG inside, so no client
 guidance twice or forget it)::
 
     sample (B,3,H,W), sigma (B,), sigma_next (B,), class_weights (B,13), guidance_scale (1,)
-      -> next_sample (B,3,H,W), pred_x0 (B,3,H,W)
+      [, autoguidance_scale (1,)] -> next_sample (B,3,H,W), pred_x0 (B,3,H,W)
 
-built only from ``cats.flow.guided_velocity`` and ``cats.flow.euler_step``, on an export twin of
+``autoguidance_scale`` exists when the pipeline has a guide network: the graph then holds both
+networks (the guide runs on the conditional rows, whatever the scale; 1 = classifier-free guidance
+only). Built only from ``cats.flow.guided_velocity`` and ``cats.flow.euler_step``, on an export twin of
 the transformer (``export_friendly``: the same weights and the same function, two modules written
 in the ONNX operators onnxruntime runs fastest). Classifier graph::
 
@@ -30,6 +32,7 @@ from cats.models.dit import Attention
 OPSET = 18  # at opset 17 the exporter wrote a Split node that onnxruntime refuses to load
 BATCH = "batch"  # the name of the dynamic batch dimension in every graph
 GENERATOR_INPUTS = ("sample", "sigma", "sigma_next", "class_weights", "guidance_scale")
+GUIDE_INPUT = "autoguidance_scale"  # the step graph's last input when the pipeline has a guide
 GENERATOR_OUTPUTS = ("next_sample", "pred_x0")
 CLASSIFIER_INPUTS = ("image",)
 CLASSIFIER_OUTPUTS = ("logits", "features")
@@ -86,19 +89,26 @@ def export_friendly(transformer: nn.Module) -> nn.Module:
 
 
 class GeneratorStep(nn.Module):
-    """One classifier-free-guided Euler step of a generator (the exported step graph)."""
+    """One guided Euler step of a generator (the exported step graph): classifier-free guidance, and
+    autoguidance by ``guide`` when there is one (then ``autoguidance_scale`` is an input too)."""
 
     INPUTS = GENERATOR_INPUTS
 
-    def __init__(self, transformer: nn.Module):
+    def __init__(self, transformer: nn.Module, guide: nn.Module | None = None):
         super().__init__()
         self.transformer = transformer
+        self.guide = guide
         self.prediction_type = transformer.config.prediction_type
+        if guide is not None:
+            self.INPUTS = (*GENERATOR_INPUTS, GUIDE_INPUT)
 
     def forward(self, sample: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor,
-                class_weights: torch.Tensor, guidance_scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                class_weights: torch.Tensor, guidance_scale: torch.Tensor,
+                autoguidance_scale: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         v, pred_x0 = guided_velocity(self.transformer, sample, sigma, class_weights, guidance_scale,
-                                     self.prediction_type)  # (B,3,H,W) each
+                                     self.prediction_type, guide=self.guide,
+                                     autoguidance_scale=1.0 if autoguidance_scale is None
+                                     else autoguidance_scale)  # (B,3,H,W) each
         return euler_step(sample, v, sigma, sigma_next), pred_x0
 
 
@@ -174,12 +184,15 @@ def export_graph(module: nn.Module, example: tuple[torch.Tensor, ...], path: Pat
     return model
 
 
-def export_generator(transformer: nn.Module, path: Path) -> onnx.ModelProto:
-    """Export the guided Euler step graph of ``transformer`` (a CatDiT) to ``path``."""
+def export_generator(transformer: nn.Module, path: Path, guide: nn.Module | None = None) -> onnx.ModelProto:
+    """Export the guided Euler step graph of ``transformer`` (a CatDiT), autoguided by ``guide`` if given, to ``path``."""
     cfg = transformer.config
-    step = GeneratorStep(export_friendly(transformer))
-    return export_graph(step, generator_example(cfg.sample_size, cfg.in_channels), path,
-                        GENERATOR_INPUTS, GENERATOR_OUTPUTS, (True, True, True, True, False))
+    step = GeneratorStep(export_friendly(transformer), None if guide is None else export_friendly(guide))
+    example = generator_example(cfg.sample_size, cfg.in_channels)
+    if guide is not None:
+        example = (*example, torch.tensor([2.0]))
+    return export_graph(step, example, path, step.INPUTS, GENERATOR_OUTPUTS,
+                        (True, True, True, True, False) + ((False,) if guide is not None else ()))
 
 
 class ClassifierGraph(nn.Module):

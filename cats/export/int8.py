@@ -60,7 +60,7 @@ class Calibration:
     20-step sampling run.
     """
 
-    def __init__(self, fp32: onnx.ModelProto, guidance_scale: float, shift: float):
+    def __init__(self, fp32: onnx.ModelProto, guidance_scale, shift: float):
         dims = fp32.graph.input[0].type.tensor_type.shape.dim  # sample: (batch, C, H, W)
         channels, size = dims[1].dim_value, dims[2].dim_value
         self.weights = np.zeros((len(CALIBRATION_ROWS), NUM_SLOTS), np.float32)
@@ -73,7 +73,7 @@ class Calibration:
         self.velocity_feeds = [step_feed(rng.standard_normal(shape).astype(np.float32), sigma, sigma - 1.0,
                                          self.weights, guidance_scale) for sigma in PARITY_SIGMAS]
         self.sigmas = flow_sigmas(CALIBRATION_STEPS, shift)
-        self.guidance_scale = float(guidance_scale)
+        self.guidance_scale = guidance_scale  # a number or the graph's guidance inputs (parity.guidance_feeds)
         sess = session(fp32.SerializeToString())
         self.feeds, x = [], self.noise  # the fp32 trajectory: activation ranges come from its states
         for i in range(len(self.sigmas) - 1):

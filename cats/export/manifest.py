@@ -49,13 +49,24 @@ def scheduler_entry(shift: float) -> dict:
             "sigmas": {str(n): [float(s) for s in flow_sigmas(n, shift)] for n in MANIFEST_STEPS}}
 
 
-def generator_entry(transformer, shift: float, defaults: dict, model: onnx.ModelProto) -> dict:
-    """The "generator" block, without its variants (added as each one is measured)."""
+def guide_entry(guide) -> dict | None:
+    """The generator block's "guide": the guide network inside the step graph (autoguidance), or None."""
+    if guide is None:
+        return None
+    cfg = guide.config
+    return {"hidden_size": int(cfg.hidden_size), "depth": int(cfg.depth), "prediction_type": cfg.prediction_type,
+            "parameters": int(sum(p.numel() for p in guide.parameters())), "input": "autoguidance_scale",
+            "off": 1.0}
+
+
+def generator_entry(transformer, shift: float, defaults: dict, model: onnx.ModelProto, guide=None) -> dict:
+    """The "generator" block, without its variants (added as each one is measured). With a guide network, the
+    step graph holds it and takes ``autoguidance_scale`` (1 = off), and ``defaults`` has its default."""
     cfg = transformer.config
     inputs, outputs = graph_io(model)
     return {"image_size": int(cfg.sample_size), "channels": int(cfg.in_channels), "layout": "NCHW",
             "pixel_range": [-1, 1], "prediction_type": cfg.prediction_type, "sigma_min": SIGMA_MIN,
-            "scheduler": scheduler_entry(shift), "defaults": defaults,
+            "scheduler": scheduler_entry(shift), "defaults": defaults, "guide": guide_entry(guide),
             "inputs": inputs, "outputs": outputs, "variants": {}, "rejected_variants": {},
             "default_variant": "fp32"}  # the exporter sets the served one
 

@@ -1,7 +1,8 @@
 """Measuring an ONNX graph against the PyTorch model it came from.
 
 Generator: the guided velocity at a few noise levels (two breeds and one blend in one batch, with
-CFG) and a 20-step Euler sample from the same noise. Classifier: logits and tempered
+CFG and, for a graph with a guide, autoguidance at the defaults) and a 20-step Euler sample from the
+same noise. Classifier: logits and tempered
 probabilities on fixed inputs. Every figure is written into the manifest; budgets decide which
 variants are written at all.
 
@@ -18,6 +19,7 @@ import torch
 
 from cats.breeds import NUM_SLOTS, breed_id
 from cats.classify import softmax
+from cats.convention import in_interval
 from cats.export.graphs import GeneratorStep
 from cats.onnx.pipeline import make_session
 from cats.sampling import run_sampler
@@ -69,14 +71,21 @@ def parity_noise(batch: int, image_size: int, channels: int = 3, seed: int = PAR
     return np.random.default_rng(seed).standard_normal((batch, channels, image_size, image_size)).astype(np.float32)
 
 
-def step_feed(sample, sigma, sigma_next, class_weights, guidance_scale) -> dict[str, np.ndarray]:
-    """Graph inputs for one step; scalars sigma/sigma_next are broadcast over the batch."""
+def guidance_feeds(guidance) -> dict[str, float]:
+    """A step graph's guidance inputs: a number is the CFG scale alone ({"guidance_scale": g}); a mapping
+    names them (``{"guidance_scale": g, "autoguidance_scale": w}`` for a graph with a guide)."""
+    return {"guidance_scale": float(guidance)} if np.isscalar(guidance) else {k: float(v) for k, v in guidance.items()}
+
+
+def step_feed(sample, sigma, sigma_next, class_weights, guidance) -> dict[str, np.ndarray]:
+    """Graph inputs for one step; scalars sigma/sigma_next are broadcast over the batch; guidance: see
+    ``guidance_feeds`` (each becomes a (1,) input)."""
     b = sample.shape[0]
     return {"sample": np.ascontiguousarray(sample, dtype=np.float32),
             "sigma": np.broadcast_to(np.asarray(sigma, np.float32), (b,)).copy(),
             "sigma_next": np.broadcast_to(np.asarray(sigma_next, np.float32), (b,)).copy(),
             "class_weights": np.ascontiguousarray(class_weights, dtype=np.float32),
-            "guidance_scale": np.asarray([guidance_scale], dtype=np.float32)}
+            **{k: np.asarray([v], dtype=np.float32) for k, v in guidance_feeds(guidance).items()}}
 
 
 def torch_step(step: GeneratorStep, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -94,11 +103,16 @@ def onnx_step(sess: ort.InferenceSession, feed: dict[str, np.ndarray]) -> tuple[
     return nxt, x0
 
 
-def sample_loop(step_fn, noise: np.ndarray, sigmas: np.ndarray, class_weights, guidance_scale) -> np.ndarray:
+def sample_loop(step_fn, noise: np.ndarray, sigmas: np.ndarray, class_weights, guidance, interval=None) -> np.ndarray:
     """Euler from ``noise`` over ``sigmas`` (``cats.sampling.run_sampler``) with a step function of a graph
-    feed (torch_step / onnx_step partial)."""
-    return run_sampler(lambda x, s, s_next: step_fn(step_feed(x, s, s_next, class_weights, guidance_scale)),
-                       noise, sigmas)
+    feed (torch_step / onnx_step partial). interval (lo, hi): guidance only at steps starting inside it,
+    every guidance input 1 elsewhere (as the pipelines feed it: ``cats.sampling.guidance_at``)."""
+    off = {k: 1.0 for k in guidance_feeds(guidance)}
+
+    def step(x, s, s_next):
+        return step_fn(step_feed(x, s, s_next, class_weights, guidance if in_interval(s, interval) else off))
+
+    return run_sampler(step, noise, sigmas)
 
 
 def rel_rms(got: np.ndarray, ref: np.ndarray) -> float:
@@ -117,24 +131,24 @@ class GeneratorReference:
 
     Three measures: ``velocity_*`` (the guided velocity at PARITY_SIGMAS), ``step_max_abs``
     (next_sample and pred_x0 of real steps sigma -> sigma - 0.05) and ``image{N}_*`` (an N-step
-    Euler sample from the same noise).
+    Euler sample from the same noise, guided only inside ``interval`` when one is given, as clients sample).
     """
 
-    def __init__(self, step: GeneratorStep, guidance_scale: float, shift: float, image_steps: int = IMAGE_STEPS,
-                 image_sigmas=None):
+    def __init__(self, step: GeneratorStep, guidance, shift: float, image_steps: int = IMAGE_STEPS,
+                 image_sigmas=None, interval=None):
         cfg = step.transformer.config
         weights = case_weights()
         self.image_steps = image_steps
         self.velocity_feeds, self.step_feeds = [], []
         for k, sigma in enumerate(PARITY_SIGMAS):
             x = parity_noise(len(weights), cfg.sample_size, cfg.in_channels, seed=PARITY_SEED + 1 + k)
-            self.velocity_feeds.append(step_feed(x, sigma, sigma - 1.0, weights, guidance_scale))
-            self.step_feeds.append(step_feed(x, sigma, max(sigma - 0.05, 0.0), weights, guidance_scale))
+            self.velocity_feeds.append(step_feed(x, sigma, sigma - 1.0, weights, guidance))
+            self.step_feeds.append(step_feed(x, sigma, max(sigma - 0.05, 0.0), weights, guidance))
         self.v_ref = np.stack([f["sample"] - torch_step(step, f)[0] for f in self.velocity_feeds])
         self.step_ref = [np.stack(torch_step(step, f)) for f in self.step_feeds]
         self.image_args = (parity_noise(len(weights), cfg.sample_size, cfg.in_channels),
                            flow_sigmas(image_steps, shift) if image_sigmas is None
-                           else np.asarray(image_sigmas, np.float32), weights, guidance_scale)
+                           else np.asarray(image_sigmas, np.float32), weights, guidance, interval)
         self.image_ref = sample_loop(lambda f: torch_step(step, f), *self.image_args)
 
     def errors(self, sess: ort.InferenceSession) -> dict[str, float]:

@@ -43,6 +43,10 @@ PRESETS: dict[str, dict] = {
     # bundled SynthCats weights (cats/weights/synthcats).
     "tiny-u": dict(sample_size=64, patch_size=8, hidden_size=192, depth=6, num_heads=3, long_skip=True,
                    conv_out=True),
+    # tiny-u at two thirds of the width and depth: the autoguidance guide, a deliberately weaker model
+    # trained briefly on the same data (docs/guidance.md). 1.39 M params, 0.125 GFLOPs.
+    "guide-u": dict(sample_size=64, patch_size=8, hidden_size=128, depth=4, num_heads=2, long_skip=True,
+                    conv_out=True),
 }
 DEFAULT_PREDICTION_TYPE = "x"  # large pixel patches: predicting x0 trains better than v (JiT)
 

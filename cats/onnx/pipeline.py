@@ -27,7 +27,7 @@ from cats.breeds import breed_weights
 from cats.classify import ClassifyResult, preprocess, results_from_logits
 from cats.onnx.manifest import read_manifest, variant_path
 from cats.ood import OodStats
-from cats.sampling import Call, ModeDefaults, postprocess
+from cats.sampling import Call, ModeDefaults, guidance_at, postprocess
 
 SAMPLERS = sampling.SAMPLERS
 OUTPUT_TYPES = sampling.OUTPUT_TYPES  # "pil", "np": no torch here
@@ -77,6 +77,11 @@ class OnnxCatsPipeline:
         self.sigma_min = float(gen["sigma_min"])  # the graph's x -> v clamp
         self.default_num_inference_steps = int(gen["defaults"]["num_inference_steps"])
         self.default_guidance_scale = float(gen["defaults"]["guidance_scale"])
+        # a step graph with a guide network takes autoguidance_scale (the manifest's "guide" block says so)
+        self.has_guide = gen.get("guide") is not None
+        self.default_autoguidance_scale = gen["defaults"].get("autoguidance_scale") if self.has_guide else None
+        interval = gen["defaults"].get("guidance_interval")  # the sigmas [lo, hi] where guidance applies (None: all)
+        self.default_guidance_interval = None if interval is None else tuple(interval)
         block = (manifest.get("classifier") or {}).get("ood")
         self.ood = OodStats.from_manifest(block) if block else None  # familiarity statistics (cats.ood)
 
@@ -105,11 +110,15 @@ class OnnxCatsPipeline:
                  sampler: str = "euler", seed: int | None = None, generator: np.random.Generator | None = None,
                  num_images_per_prompt: int = 1, output_type: str = "pil",
                  callback_on_step_end: StepCallback | None = None, latents: np.ndarray | None = None,
-                 mode: str = "quality") -> OnnxPipelineOutput:
+                 mode: str = "quality", autoguidance_scale: float | None = None,
+                 guidance_interval="default") -> OnnxPipelineOutput:
         """Generate ``num_images_per_prompt`` images per breed entry (see ``breed_weights``).
 
         mode: "quality" (the guided step graph) or "fast" (the few-step graph: guidance baked in,
         ``guidance_scale`` left out, 1-4 Euler steps; ``cats.sampling.check_call``).
+        autoguidance_scale: the guide network's weight (None: the manifest's default; 1: off, CFG only;
+        refused above 1 when the export has no guide). guidance_interval: (lo, hi), None (every step) or
+        "default" (the manifest's); outside it a step feeds both scales as 1 (the graph still runs every branch).
 
         seed: the shared seeded noise (``cats.noise``); generator: a NumPy Generator instead; latents:
         the initial noise itself (B, 3, S, S). Neither seed nor generator: fresh NumPy noise.
@@ -117,20 +126,22 @@ class OnnxCatsPipeline:
         """
         return OnnxPipelineOutput(images=sampling.generate(
             self, breed, num_inference_steps, guidance_scale, sampler, output_type, batch=num_images_per_prompt,
-            mode=mode, seed=seed, generator=generator, latents=latents, callback=callback_on_step_end))
+            mode=mode, seed=seed, generator=generator, latents=latents, callback=callback_on_step_end,
+            autoguidance_scale=autoguidance_scale, guidance_interval=guidance_interval))
 
     def transfer(self, image, breed="Siamese", strength: float = 0.6, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str = "euler", seed: int | None = None,
                  generator: np.random.Generator | None = None, output_type: str = "pil",
-                 callback_on_step_end: StepCallback | None = None, latents: np.ndarray | None = None
-                 ) -> OnnxPipelineOutput:
+                 callback_on_step_end: StepCallback | None = None, latents: np.ndarray | None = None,
+                 autoguidance_scale: float | None = None, guidance_interval="default") -> OnnxPipelineOutput:
         """Restyle a photo as another breed (SDEdit): noise it to sigma ~ strength, integrate to 0.
 
         Strength 0 returns the input (resized to the model's size), strength 1 ignores it.
         """
         return OnnxPipelineOutput(images=sampling.restyle(
             self, image, breed, strength, num_inference_steps, guidance_scale, sampler, output_type, seed=seed,
-            generator=generator, latents=latents, callback=callback_on_step_end))
+            generator=generator, latents=latents, callback=callback_on_step_end, autoguidance_scale=autoguidance_scale,
+            guidance_interval=guidance_interval))
 
     # -- classification ----------------------------------------------------------------------------
 
@@ -166,7 +177,8 @@ class OnnxCatsPipeline:
         if mode == "fast":
             return None if self.fast_session is None else ModeDefaults(self.fast_default_steps,
                                                                        self.fast_guidance_scale)
-        return ModeDefaults(self.default_num_inference_steps, self.default_guidance_scale)
+        return ModeDefaults(self.default_num_inference_steps, self.default_guidance_scale,
+                            self.default_autoguidance_scale, self.default_guidance_interval)
 
     def sigmas(self, num_inference_steps: int, mode: str = "quality") -> np.ndarray:
         """``cats.schedule.sigmas`` with the manifest's shift, float32 (steps + 1 values from 1 to 0)."""
@@ -191,12 +203,16 @@ class OnnxCatsPipeline:
     def step(self, weights: np.ndarray, call: Call):
         """(x, sigma, sigma_next) -> (x_next, pred_x0): one call of the mode's step graph (CFG inside the guided one)."""
         session = self.fast_session if call.mode == "fast" else self.generator_session
-        feeds = {"class_weights": np.ascontiguousarray(weights, dtype=np.float32)}
-        if call.guidance is not None:  # the few-step graph has no guidance_scale input: its guidance is baked in
-            feeds["guidance_scale"] = np.asarray([call.guidance], dtype=np.float32)
+        weights = np.ascontiguousarray(weights, dtype=np.float32)
 
         def step(x: np.ndarray, sigma: float, sigma_next: float):
             b = x.shape[0]
+            feeds = {"class_weights": weights}
+            guidance, autoguidance = guidance_at(call, sigma)  # scales 1 outside the guidance interval
+            if guidance is not None:  # the few-step graph has no guidance_scale input: its guidance is baked in
+                feeds["guidance_scale"] = np.asarray([guidance], dtype=np.float32)
+                if self.has_guide:  # the guide runs inside the graph either way; 1 turns its term off
+                    feeds["autoguidance_scale"] = np.asarray([autoguidance or 1.0], dtype=np.float32)
             nxt, x0 = session.run(["next_sample", "pred_x0"], {
                 "sample": np.ascontiguousarray(x, dtype=np.float32), "sigma": np.full((b,), sigma, dtype=np.float32),
                 "sigma_next": np.full((b,), sigma_next, dtype=np.float32), **feeds})

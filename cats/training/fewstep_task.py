@@ -102,7 +102,8 @@ class FewStepTask:
     def pipeline(self, model):
         """The teacher's pipeline with ``model`` as its few-step student: ``mode="fast"`` samples like the product."""
         pipe = CatsPipeline(transformer=self.teacher.transformer, scheduler=self.teacher.scheduler,
-                            fast_transformer=model, fast_guidance_scale=self.pairs_settings.get("guidance_scale"))
+                            fast_transformer=model, fast_guidance_scale=self.pairs_settings.get("guidance_scale"),
+                            fast_autoguidance_scale=self.pairs_settings.get("autoguidance_scale"))
         pipe.set_progress_bar_config(disable=True)
         return pipe
 

@@ -54,8 +54,21 @@ def settings_of(args: argparse.Namespace, pipe) -> dict:
     cfg = pipe.config
     return {"teacher": str(args.teacher), "steps": int(args.steps or cfg.default_num_inference_steps),
             "guidance_scale": float(args.guidance if args.guidance is not None else cfg.default_guidance_scale),
+            # the teacher's guide weight (None: a teacher without a guide); baked into the student like the CFG scale
+            "autoguidance_scale": _autoguidance(args, pipe),
+            "guidance_interval": pipe.config.get("default_guidance_interval"),  # the teacher's (None: every step)
             "sampler": "euler", "seed": int(args.seed), "blend_share": float(args.blend_share), "chunk": CHUNK,
             "image_size": int(pipe.transformer.config.sample_size), "bf16": bool(args.bf16)}
+
+
+def _autoguidance(args: argparse.Namespace, pipe) -> float | None:
+    """--autoguidance, else the teacher's default; None when the teacher has no guide (or the scale is 1: off)."""
+    if pipe.guide_transformer is None:
+        if args.autoguidance not in (None, 1.0):
+            raise SystemExit(f"--autoguidance {args.autoguidance:g}: the teacher {args.teacher} has no guide network")
+        return None
+    scale = args.autoguidance if args.autoguidance is not None else pipe.config.default_autoguidance_scale
+    return None if scale == 1.0 else float(scale)
 
 
 def existing_chunks(out: Path) -> list[Path]:
@@ -124,6 +137,7 @@ def generate(args: argparse.Namespace) -> int:
             with context:
                 x = pipe(breed=entries[s:s + args.batch], latents=noise[s:s + args.batch],
                          num_inference_steps=settings["steps"], guidance_scale=settings["guidance_scale"],
+                         autoguidance_scale=settings.get("autoguidance_scale") or 1.0,
                          output_type="pt").images  # (b, 3, S, S) in [0, 1]
             images.append((x.float() * 2.0 - 1.0).numpy())
         tmp = out / f".chunk_{index:05d}.tmp.npz"
@@ -143,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=None, help="stop after this many minutes (run again to go on)")
     p.add_argument("--steps", type=int, default=None, help="teacher steps (default: the teacher's)")
     p.add_argument("--guidance", type=float, default=None, help="teacher guidance (default: the teacher's)")
+    p.add_argument("--autoguidance", type=float, default=None,
+                   help="teacher's guide weight, 1 = off (default: the teacher's; docs/guidance.md)")
     p.add_argument("--blend-share", type=float, default=0.25, help="share of two-breed blends (default 0.25)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)

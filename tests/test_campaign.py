@@ -28,6 +28,9 @@ def test_a_block_replaces_the_bundled_weights_only_with_a_lower_fid_on_the_same_
     assert campaign.beats({"quality": {"fid": 180.0, "num_fake": 1200}}, bundled)
     assert not campaign.beats({"quality": {"fid": 195.0, "num_fake": 1200}}, bundled)
     assert not campaign.beats({"quality": {"fid": 150.0, "num_fake": 600}}, bundled), "fewer samples: not comparable"
+    guided = {"quality": {"fid": 90.0, "num_fake": 1200}, "cfg_only": {"quality": {"fid": 116.0, "num_fake": 1200}}}
+    assert campaign.beats({"quality": {"fid": 110.0, "num_fake": 1200}}, guided), (
+        "a block's run has no guide: it is compared with the bundle's classifier-free figures, not its guided ones")
 
 
 def test_table_is_rewritten_between_its_markers_only(tmp_path):
@@ -35,11 +38,15 @@ def test_table_is_rewritten_between_its_markers_only(tmp_path):
     page.write_text(f"# Log\n\nprose before\n\n{campaign.TABLE_START}\nold\n{campaign.TABLE_END}\n\nprose after\n")
     rows = [{"date": "2026-12-02", "images": 438656, "cpu_minutes": 66, "fid": 193.04, "fid_floor": 18.9,
              "precision": 0.0, "recall": 0.019, "memo_ratio_q05": 1.14, "memo_closer_share": 0.0, "accuracy": 0.992,
-             "min_breed_accuracy": 0.92, "bundled": True, "change": "the bundled weights"}]
+             "min_breed_accuracy": 0.92, "bundled": True, "change": "the bundled weights"},
+            {"date": "2026-12-07", "images": 1965824, "cpu_minutes": 120, "fid": 116.1, "fid_floor": 18.9,
+             "precision": 0.005, "recall": 0.246, "memo_ratio_q05": 1.08, "memo_closer_share": 0.0, "accuracy": 0.997,
+             "min_breed_accuracy": 0.97, "judge": 0.834, "judge_min": 0.2, "bundled": False, "change": "block"}]
     campaign.write_table(rows, page)
     text = page.read_text()
     assert text.startswith("# Log\n\nprose before") and text.endswith("prose after\n") and "old" not in text
-    assert "| 0 | 2026-12-02 | 438,656 | 66 | 193.0 (18.9) | 0.000 / 0.019 | 1.14 / 0.0% | 99.2% (92%) | yes |" in text
+    assert "| 0 | 2026-12-02 | 438,656 | 66 | 193.0 (18.9) | 0.000 / 0.019 | 1.14 / 0.0% | - (-) | 99.2% (92%) | yes |" in text
+    assert "| 1 | 2026-12-07 | 1,965,824 | 120 | 116.1 (18.9) | 0.005 / 0.246 | 1.08 / 0.0% | 83.4% (20%) | 99.7% (97%) | no |" in text
     (tmp_path / "bare.md").write_text("no markers")
     with pytest.raises(ValueError, match="lacks the markers"):
         campaign.write_table(rows, tmp_path / "bare.md")

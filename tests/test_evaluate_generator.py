@@ -83,3 +83,38 @@ def test_generator_cli_without_classifier_says_how_to_fix(tmp_path):
     with pytest.raises(ValueError, match="needs a trained classifier"):
         main(["generator", "--model", str(tmp_path / "pipe"), "--data", "synthcats", "--quick",
               "--data-root", str(tmp_path / "cache")])
+
+
+def test_a_guided_pipeline_is_judged_beside_classifier_free_guidance_alone(tmp_path):
+    """The evaluation of a pipeline with a guide: the default (guided, in its interval) and CFG 3 at every step,
+    from the same noise; figures that need 500 images are refused at this size, the breed accuracies are not."""
+    from test_guidance import _guided
+
+    from cats.evaluation.generator import evaluate_generator
+
+    pipe = _guided()
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append({k: kwargs.get(k, "unset") for k in ("guidance_scale", "autoguidance_scale", "guidance_interval")})
+        return pipe(*args, **kwargs)
+
+    m = evaluate_generator(spy_pipe(pipe, spy), None, tmp_path / "m.json", num_samples=24, steps=2,
+                           sweep_steps=(2,), sweep_guidance=(1.0,), sweep_per_breed=1)
+    assert m["default"]["autoguidance"] == 2.0 and m["default"]["guidance_interval"] == [0.3, 0.8]
+    assert m["cfg_only"]["guidance"] == 3.0 and m["cfg_only"]["breed_accuracy"]["num_samples"] == 24
+    # the default keeps the pipeline's interval; the comparison is CFG 3 at every step, no guide
+    assert calls[0] == {"guidance_scale": 2.0, "autoguidance_scale": 2.0, "guidance_interval": "unset"}
+    assert {"guidance_scale": 3.0, "autoguidance_scale": 1.0, "guidance_interval": None} in calls
+
+
+def spy_pipe(pipe, spy):
+    """``pipe`` whose calls go through ``spy`` (evaluate_generator calls the pipeline object itself)."""
+    class Spied:
+        def __getattr__(self, name):
+            return getattr(pipe, name)
+
+        def __call__(self, *args, **kwargs):
+            return spy(*args, **kwargs)
+
+    return Spied()

@@ -101,30 +101,34 @@ def judge(run: Path, quick: bool) -> dict:
 
 def row_from(metrics: dict, images: int, minutes: float, change: str) -> dict:
     q, acc = metrics["quality"], metrics["default"]["breed_accuracy"]
-    memo = q.get("memorisation", {})
+    memo, judge = q.get("memorisation", {}), q.get("judge") or {}
     return {"date": datetime.date.today().isoformat(), "images": images, "cpu_minutes": round(minutes, 1),
             "fid": q.get("fid"), "fid_floor": q.get("fid_floor"), "precision": q.get("precision"),
             "recall": q.get("recall"), "memo_ratio_q05": memo.get("ratio_q05"),
             "memo_closer_share": memo.get("share_closer_than_any_test"), "accuracy": acc["mean"],
-            "min_breed_accuracy": min(acc["per_breed"].values()), "samples": q.get("num_fake"), "change": change}
+            "min_breed_accuracy": min(acc["per_breed"].values()), "samples": q.get("num_fake"),
+            "judge": judge.get("mean"), "judge_min": min(judge["per_breed"].values()) if judge else None,
+            "change": change}
 
 
 def beats(new: dict, bundled: dict) -> bool:
-    """Whether a block's weights replace the bundled ones: a lower FID on the same footing (same sample count)."""
-    nq, bq = new["quality"], bundled["quality"]
+    """Whether a block's weights replace the bundled ones: a lower FID on the same footing (same sample count,
+    classifier-free guidance only: a block's run has no guide, so a guided bundle is compared by its ``cfg_only``)."""
+    nq, bq = new["quality"], (bundled.get("cfg_only") or bundled)["quality"]
     return nq.get("num_fake") == bq.get("num_fake") and nq["fid"] < bq["fid"]
 
 
 def render_table(rows: list[dict]) -> str:
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     lines = ["| block | date | images seen | CPU min | FID (floor) | precision / recall | memo q05 / closer | "
-             "breed acc (min) | bundled | what changed |",
-             "| ---: | --- | ---: | ---: | --- | --- | --- | --- | --- | --- |"]
+             "independent judge (min) | breed acc (min) | bundled | what changed |",
+             "| ---: | --- | ---: | ---: | --- | --- | --- | --- | --- | --- | --- |"]
     for i, r in enumerate(rows):
         lines.append(f"| {i} | {r['date']} | {r['images']:,} | {fmt(r.get('cpu_minutes'), '.0f')} | "
                      f"{fmt(r.get('fid'), '.1f')} ({fmt(r.get('fid_floor'), '.1f')}) | "
                      f"{fmt(r.get('precision'), '.3f')} / {fmt(r.get('recall'), '.3f')} | "
                      f"{fmt(r.get('memo_ratio_q05'), '.2f')} / {fmt(r.get('memo_closer_share'), '.1%')} | "
+                     f"{fmt(r.get('judge'), '.1%')} ({fmt(r.get('judge_min'), '.0%')}) | "
                      f"{fmt(r.get('accuracy'), '.1%')} ({fmt(r.get('min_breed_accuracy'), '.0%')}) | "
                      f"{'yes' if r.get('bundled') else 'no'} | {r.get('change', '')} |")
     return "\n".join(lines)
@@ -184,10 +188,9 @@ def block(args: argparse.Namespace) -> dict:
     if row["bundled"]:
         subprocess.run([sys.executable, "scripts/bundle_weights.py", "--generator", _relative(args.run / "pipeline"),
                         "--name", "synthcats"], cwd=ROOT, check=True)
-        judge_dir = args.run / "eval"
-        for name in ("metrics_generator.json", "metrics_generator.sample_sheet.png"):
-            if (judge_dir / name).is_file():
-                (BUNDLED_METRICS.parent / name).write_bytes((judge_dir / name).read_bytes())
+        # The bundle keeps its guide (docs/guidance.md): judge it as shipped, guided, beside CFG alone.
+        subprocess.run([sys.executable, "-m", "cats.evaluation", "generator", "--model", "synthcats", "--data",
+                        "synthcats", "--out", _relative(BUNDLED_METRICS)], cwd=ROOT, check=True)
     if not args.quick:
         rows.append(row)
         args.log.write_text(json.dumps(rows, indent=2) + "\n")

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from cats.benchmarks.recipes import prepare_out, run_commands
 from cats.data import load_dataset
 from cats.paths import ROOT
@@ -56,12 +58,14 @@ def judge(sampler, steps: int, samples: int, cache_dir: Path, reference=None, da
     from cats.models.classifier import CatClassifier  # imported here: torch only after the argument checks
 
     extra = {"root": data_root} if data_root else {}
-    test = torch.as_tensor(load_dataset("synthcats", split="test", image_size=size, **extra).images)
-    train = torch.as_tensor(load_dataset("synthcats", split="train", image_size=size, **extra).images)
+    test_set = load_dataset("synthcats", split="test", image_size=size, **extra)
+    train_set = load_dataset("synthcats", split="train", image_size=size, **extra)
     t0 = time.perf_counter()
     fake, labels = generate_balanced(sampler, max(1, samples // 12), steps, None)
     seconds = time.perf_counter() - t0
-    quality = sample_quality(fake, test, train, cache_dir, log=lambda *_: None)
+    quality = sample_quality(fake, torch.as_tensor(test_set.images), torch.as_tensor(train_set.images), cache_dir,
+                             log=lambda *_: None, labels=labels.numpy(), real_labels=np.asarray(test_set.labels),
+                             train_labels=np.asarray(train_set.labels))
     judge_model = CatClassifier.from_pretrained(find_classifier_dir("synthcats")).eval()
     acc = breed_accuracy(classify_tensors(judge_model, fake), labels)
     row = {"steps": steps, "quality": quality, "accuracy": acc["mean"],
@@ -77,16 +81,20 @@ def _fmt(value, spec: str) -> str:
 
 def table(rows: list[dict], command: str) -> str:
     lines = [f"`{command}`", "",
-             "| model | training sigmas | steps | FID | floor | precision | recall | breed acc (min) | MSE to teacher |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| model | training sigmas | steps | FID | floor | precision | recall | judge (min) | breed acc (min) | "
+             "MSE to teacher |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         q = r["quality"]
+        j = q.get("judge")
+        judge = "n/a" if j is None else f"{j['mean']:.1%} ({min(j['per_breed'].values()):.0%})"
         lines.append(f"| {r['model']} | {r['what']} | {r['steps']} | {_fmt(q.get('fid'), '.1f')} | "
                      f"{_fmt(q.get('fid_floor'), '.1f')} | {_fmt(q.get('precision'), '.3f')} | "
-                     f"{_fmt(q.get('recall'), '.3f')} | {r['accuracy']:.1%} ({r['min_breed_accuracy']:.0%}) | "
+                     f"{_fmt(q.get('recall'), '.3f')} | {judge} | {r['accuracy']:.1%} ({r['min_breed_accuracy']:.0%}) | "
                      f"{_fmt(r.get('mse_to_teacher'), '.4f')} |")
     lines += ["", "FID, precision and recall: Inception pool features, k = 3, against the SynthCats test split; floor = "
-                  "train vs test images at the same count; breed acc = bundled classifier's top-1 on the samples (min "
+                  "train vs test images at the same count; judge = the independent breed judge (a linear probe on the "
+                  "Inception features, fitted on training drawings); breed acc = bundled classifier's top-1 on the samples (min "
                   "over breeds); MSE to teacher = mean squared pixel distance ([-1, 1]) to the teacher's 20-step "
                   "image from the same noise. Teacher rows: the base pipeline with its own schedule and guidance."]
     return "\n".join(lines) + "\n"
@@ -120,7 +128,9 @@ def evaluate(teacher: str, students: dict[str, Path], steps: list[int], teacher_
     for n in teacher_steps:
         row = reference_row if n == default_steps else judge(_sampler(pipe), n, samples, cache_dir, reference,
                                                              data_root, size)[0]
-        rows.append({"model": "teacher", "what": f"guidance {pipe.config.default_guidance_scale:g}", **row})
+        guide = pipe.defaults("quality").autoguidance
+        what = f"guidance {pipe.config.default_guidance_scale:g}" + ("" if guide is None else f", autoguidance {guide:g}")
+        rows.append({"model": "teacher", "what": what, **row})
         print(f"teacher {n} steps: FID {_fmt(row['quality'].get('fid'), '.1f')}", flush=True)
     for name, path in students.items():
         student = CatsPipeline(transformer=pipe.transformer, scheduler=pipe.scheduler,

@@ -160,16 +160,18 @@ def run_generator(args: argparse.Namespace) -> dict:
     num_samples = QUICK_GENERATOR_SAMPLES if args.quick else args.num_samples
     extra = {**_column_options(args), **({"root": args.data_root} if args.data_root else {})}
     size = pipe.transformer.config.sample_size
-    real = load_dataset(args.data, split=args.split, image_size=size, download=args.download, **extra).images
+    real_set = load_dataset(args.data, split=args.split, image_size=size, download=args.download, **extra)
     # the training split: the FID floor (train vs real at the same size) and the memorisation check
     quick_train = {"num_per_class": QUICK_PER_CLASS} if args.quick and args.data == "synthcats" else {}
-    train = load_dataset(args.data, split="train", image_size=size, download=args.download, **extra,
-                         **quick_train).images
+    train_set = load_dataset(args.data, split="train", image_size=size, download=args.download, **extra,
+                             **quick_train)
     out = Path(args.out) if args.out else Path(resolve_pretrained(args.model)) / "metrics_generator.json"
     metrics = evaluate_generator(
-        pipe, torch.as_tensor(real), out, classifier=classifier, train_images=torch.as_tensor(train),
+        pipe, torch.as_tensor(real_set.images), out, classifier=classifier, train_images=torch.as_tensor(train_set.images),
         cache_dir=args.feature_cache, num_samples=num_samples, steps=args.steps, guidance=args.guidance,
-        sweep_per_breed=1 if args.quick else args.sweep_per_breed, seed=args.seed)
+        sweep_per_breed=1 if args.quick else args.sweep_per_breed, seed=args.seed,
+        real_labels=np.asarray(real_set.labels), train_labels=np.asarray(train_set.labels),
+        autoguidance=args.autoguidance)
     metrics.update({"model": str(args.model), "data": args.data, "split": args.split, "quick": bool(args.quick)})
     out.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
@@ -186,6 +188,8 @@ def _add_generator_parser(sub) -> None:
                    help="samples at the default settings, balanced over breeds (FID needs >= 500; default 1200)")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
+    p.add_argument("--autoguidance", type=float, default=None,
+                   help="the guide network's weight, 1 = off (default: the pipeline's; docs/guidance.md)")
     p.add_argument("--sweep-per-breed", type=int, default=10,
                    help="samples per breed for each point of the steps (4, 8, 20, 50) x guidance (1, 2, 4) sweep")
     p.add_argument("--seed", type=int, default=0)

@@ -9,7 +9,8 @@
  *   first_screen   - at 1280 x 900, after one Generate: the button's and each result image's box
  *   phone          - at 390 px: the page's scroll width and every breed picture or control outside the viewport
  *   verdict        - the headline and bar title of the photo's verdict
- *   share          - the control values after opening share links, and the notice of a bad one
+ *   share          - the control values after opening share links (the guide's too, and whether fast mode greys it
+ *                    out), and the notice of a bad one
  *   failed_upload  - the verdict area before and after a broken upload is classified
  * Every wait is on a condition in the page, with a timeout.
  */
@@ -132,14 +133,16 @@ async function share(context) {
     seed: document.querySelector('#seed input')?.value,
     steps: document.querySelector('#steps input[type=number]')?.value,
     guidance: document.querySelector('#guidance input[type=number]')?.value,
+    guide: document.querySelector('#guide input[type=number]')?.value,
+    guideDisabled: document.querySelector('#guide input[type=number]')?.disabled,
     mode: document.querySelector('#mode input:checked')?.value,
     fastSteps: document.querySelector('#fast-steps input:checked')?.value ?? null,
     notice: document.querySelector('#share-notice')?.offsetParent ? document.querySelector('#share-notice').textContent.trim() : '',
   }));
   const links = {
-    quality: '?breed=British%20Shorthair&seed=4294967295&mode=quality&steps=7&guidance=4.5',
+    quality: '?breed=British%20Shorthair&seed=4294967295&mode=quality&steps=7&guidance=4.5&guide=3.5',
     fast: '?breed=Sphynx&seed=12&mode=fast&steps=4',
-    bad: '?breed=Dog&seed=-3&steps=abc&colour=blue',
+    bad: '?breed=Dog&seed=-3&steps=abc&colour=blue&guide=9',
   };
   const out = {};
   // A blend opens the Blend tab with its breeds and weights (its settings are not under Advanced there).

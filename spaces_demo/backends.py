@@ -10,7 +10,7 @@ the pipeline. Two things are decided here once for every backend:
 * a backend is loaded on first use (torch is a slow import; a visitor who stays on ONNX never pays
   for it) and one lock serialises its calls (a diffusers scheduler keeps per-call state);
 * what the UI needs to know about the weights (defaults, the fast mode's step counts, whether there
-  is a classifier, what they were trained on) is read once, from the export's manifest or the
+  is a classifier or a guide network, what they were trained on) is read once, from the export's manifest or the
   pipeline's ``model_index.json``, into a ``Facts`` — never by loading the pipeline.
 """
 
@@ -57,6 +57,8 @@ class Facts:
     fast_steps: tuple[int, ...] = ()  # the few-step student's step counts; () when the weights have none
     fast_default: int | None = None  # its default step count
     fast_guidance: float | None = None  # the guidance baked into the student (its teacher's)
+    has_guide: bool = False  # a guide network (autoguidance, quality mode): the Guide setting is offered
+    autoguidance: float | None = None  # its default scale (1 = off); None without a guide
 
     @property
     def has_fast(self) -> bool:
@@ -66,13 +68,15 @@ class Facts:
 def manifest_facts(manifest: dict) -> Facts:
     """Facts of an ONNX export from its manifest.json (written by python export.py)."""
     gen, fast = manifest["generator"], manifest.get("generator_fast") or {}
+    guide = gen.get("guide") is not None  # the step graph holds the guide and takes autoguidance_scale
     return Facts(trained_on=(manifest.get("weights") or {}).get("trained_on"),
                  steps=int(gen["defaults"]["num_inference_steps"]),
                  guidance=float(gen["defaults"]["guidance_scale"]),
                  image_size=int(gen["image_size"]), has_classifier=bool(manifest.get("classifier")),
                  fast_steps=tuple(sorted(int(n) for n in fast.get("scheduler", {}).get("sigmas", {}))),
                  fast_default=int(fast["defaults"]["num_inference_steps"]) if fast else None,
-                 fast_guidance=(fast.get("guidance") or {}).get("baked_in"))
+                 fast_guidance=(fast.get("guidance") or {}).get("baked_in"), has_guide=guide,
+                 autoguidance=_scale(gen["defaults"].get("autoguidance_scale")) if guide else None)
 
 
 def pipeline_facts(model_dir: Path) -> Facts:
@@ -86,11 +90,22 @@ def pipeline_facts(model_dir: Path) -> Facts:
         from cats.pipeline import FAST_DEFAULT_STEPS  # what the pipeline uses when its config has no value
 
         fast_steps = tuple(FAST_STEPS)
+    guide = _component(index, "guide_transformer")
+    autoguidance = index.get("default_autoguidance_scale") if guide else None
+    if guide and autoguidance is None:
+        from cats.pipeline import DEFAULT_AUTOGUIDANCE_SCALE  # what the pipeline uses when its config has no value
+
+        autoguidance = DEFAULT_AUTOGUIDANCE_SCALE
     return Facts(trained_on=index.get("trained_on"), steps=int(index["default_num_inference_steps"]),
                  guidance=float(index["default_guidance_scale"]), image_size=int(config["sample_size"]),
                  has_classifier=_component(index, "classifier"), fast_steps=fast_steps,
                  fast_default=int(index.get("fast_default_steps", FAST_DEFAULT_STEPS)) if fast else None,
-                 fast_guidance=index.get("fast_guidance_scale") if fast else None)
+                 fast_guidance=index.get("fast_guidance_scale") if fast else None, has_guide=guide,
+                 autoguidance=_scale(autoguidance))
+
+
+def _scale(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _component(index: dict, name: str) -> bool:
@@ -140,26 +155,31 @@ class Backend(ABC):
         """The same weights with a pipeline and a lock of their own (background work that must not queue)."""
 
     def generate(self, breed, steps: int, guidance: float, sampler: str, seed: int, num_images: int,
-                 on_step: StepFn | None = None, mode: str = "quality") -> list[Image.Image]:
+                 on_step: StepFn | None = None, mode: str = "quality",
+                 autoguidance: float | None = None) -> list[Image.Image]:
         """breed: a name, an id, a blend dict {name: weight} or a list of num_images breeds.
 
-        mode "fast": the few-step student (guidance is baked into it, so ``guidance`` is not passed).
-        Returns num_images RGB images of the model's size.
+        autoguidance: the guide network's scale (1 = off; None = the weights' default).
+        mode "fast": the few-step student (its guidance is baked in, so neither ``guidance`` nor
+        ``autoguidance`` is passed). Returns num_images RGB images of the model's size.
         """
+        fast = mode == "fast"
         pipe = self.pipe
         with self._lock:
-            out = pipe(breed=breed, num_inference_steps=steps, guidance_scale=None if mode == "fast" else guidance,
-                       sampler=sampler, seed=seed, num_images_per_prompt=_per_prompt(breed, num_images),
-                       output_type="pil", callback_on_step_end=_callback(on_step), mode=mode)
+            out = pipe(breed=breed, num_inference_steps=steps, guidance_scale=None if fast else guidance,
+                       autoguidance_scale=None if fast else autoguidance, sampler=sampler, seed=seed,
+                       num_images_per_prompt=_per_prompt(breed, num_images), output_type="pil",
+                       callback_on_step_end=_callback(on_step), mode=mode)
         return list(out.images)
 
     def transfer(self, image: Image.Image, breed, strength: float, steps: int, guidance: float,
-                 seed: int) -> Image.Image:
-        """Restyle ``image`` toward ``breed``; the result has the model's size."""
+                 seed: int, autoguidance: float | None = None) -> Image.Image:
+        """Restyle ``image`` toward ``breed`` (autoguidance as in ``generate``); the result has the model's size."""
         pipe = self.pipe
         with self._lock:
             out = pipe.transfer(image, breed=breed, strength=strength, num_inference_steps=steps,
-                                guidance_scale=guidance, seed=seed, output_type="pil")
+                                guidance_scale=guidance, autoguidance_scale=autoguidance, seed=seed,
+                                output_type="pil")
         return out.images[0]
 
     def classify(self, image: Image.Image, top_k: int = 3):

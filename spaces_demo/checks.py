@@ -29,6 +29,7 @@ class Limits:
 
     steps: tuple[int, int] = (1, 100)
     guidance: tuple[float, float] = (0.0, 15.0)
+    autoguidance: tuple[float, float] = (1.0, 5.0)  # the Guide setting and a link's guide (1 = off)
     num_images: tuple[int, int] = (1, 4)
     strength: tuple[float, float] = (0.0, 1.0)
     weight: tuple[float, float] = (0.0, 1.0)
@@ -100,10 +101,10 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-def check_sampling(steps, guidance, seed) -> tuple[int, float, int]:
-    """The settings every generating handler takes: steps, guidance scale, seed."""
+def check_sampling(steps, guidance, guide, seed) -> tuple[int, float, float, int]:
+    """The settings every generating handler takes: steps, guidance scale, guide (autoguidance) scale, seed."""
     return (check_int("steps", steps, LIMITS.steps), check_float("guidance", guidance, LIMITS.guidance),
-            check_int("seed", seed, LIMITS.seed))
+            check_float("guide", guide, LIMITS.autoguidance), check_int("seed", seed, LIMITS.seed))
 
 
 def check_breed(value, name: str = "breed") -> str:

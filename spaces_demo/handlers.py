@@ -101,15 +101,16 @@ class Handlers:
 
     # ---- Generate (streamed) -----------------------------------------------------------------
 
-    def generate(self, breed, steps, guidance, sampler, seed, num_images, backend_label, mode="quality"):
+    def generate(self, breed, steps, guidance, sampler, seed, num_images, backend_label, mode, guide):
         """Yields (result HTML, status markdown, download files): a preview every k-th step, then the images.
 
-        mode "fast": the few-step student, at one of its step counts; its guidance is built into its
-        weights, so the guidance value is not used (the status line says so).
+        guide: the autoguidance scale (1 = off). mode "fast": the few-step student, at one of its step
+        counts; its guidance is built into its weights, so neither guidance nor guide is used (the
+        status line says so).
         """
         yield "", "Checking the settings…", None
         breed = check_breed(breed)
-        steps, guidance, seed = check_sampling(steps, guidance, seed)
+        steps, guidance, guide, seed = check_sampling(steps, guidance, guide, seed)
         sampler = check_choice("sampler", sampler, SAMPLERS)
         num_images = check_int("number of images", num_images, LIMITS.num_images)
         mode = check_choice("mode", mode, MODES)
@@ -117,6 +118,8 @@ class Handlers:
         fast = backend.facts.fast_steps
         if mode == "fast" and fast and steps not in fast:
             raise refuse(f"fast mode takes {choices_text(fast)} steps; got {steps}")
+        if mode == "quality":
+            _check_guide(backend, guide)
         if loading := self._loading(backend):
             yield "", loading, None
         self._load(backend)
@@ -133,7 +136,8 @@ class Handlers:
 
         def work():
             try:
-                events.put(("done", backend.generate(breed, steps, guidance, sampler, seed, num_images, on_step, mode)))
+                events.put(("done", backend.generate(breed, steps, guidance, sampler, seed, num_images, on_step, mode,
+                                                     guide)))
             except BaseException as exc:  # handed to the consuming generator, which re-raises it
                 events.put(("error", exc))
 
@@ -151,10 +155,9 @@ class Handlers:
                     yield render.preview(noisy, clean, i + 1, steps), f"Drawing **{breed}**: step {i + 1} of {steps}…", None
                     continue
                 images = rest[0]
-                settings = f"{mode} mode, {steps} steps, " + (
-                    "guidance built into fast mode" if mode == "fast" else f"guidance {guidance:g}")
+                settings = f"{mode} mode, {steps} steps, {_guided(backend, mode, guidance, guide)}"
                 settings += f", {sampler} sampler" if sampler != SAMPLERS[0] else ""
-                link = render.share_query(seed, mode, steps, guidance, breed=breed)
+                link = render.share_query(seed, mode, steps, guidance, breed=breed, guide=_link_guide(backend, guide))
                 status = (f"**Done:** {breed}, seed {seed} ({settings}) in {_seconds(t0)} · "
                           f"[link to this cat]({link})")
                 names = render.download_names(render.subject(breed), seed, mode, len(images))
@@ -185,7 +188,8 @@ class Handlers:
 
     # ---- Blend and restyle --------------------------------------------------------------------
 
-    def blend(self, breed_a, weight_a, breed_b, weight_b, breed_c, weight_c, steps, guidance, seed, backend_label):
+    def blend(self, breed_a, weight_a, breed_b, weight_b, breed_c, weight_c, steps, guidance, seed, backend_label,
+              guide):
         """Up to three breeds mixed by weight -> yields (result HTML, status, download file).
 
         A slot may be left empty (no breed, weight 0 or none). A weight above 0 without a breed, or
@@ -194,42 +198,46 @@ class Handlers:
         """
         yield "", "Checking the settings…", None
         blend, left_out = _blend_slots([(breed_a, weight_a, "A"), (breed_b, weight_b, "B"), (breed_c, weight_c, "C")])
-        steps, guidance, seed = check_sampling(steps, guidance, seed)
+        steps, guidance, guide, seed = check_sampling(steps, guidance, guide, seed)
         backend = self.backend(backend_label)
+        _check_guide(backend, guide)
         yield "", self._loading(backend) or f"Blending ({steps} steps)…", None
         self._load(backend)
         t0 = time.perf_counter()
         try:
-            image = backend.generate(blend, steps, guidance, "euler", seed, 1)[0]
+            image = backend.generate(blend, steps, guidance, "euler", seed, 1, autoguidance=guide)[0]
         except ValueError as exc:
             raise refuse(str(exc)) from exc
         total = sum(blend.values())
         text = " + ".join(f"{100 * w / total:.0f}% {name}" for name, w in blend.items())
         skipped = f" ({', '.join(left_out)} at weight 0: left out)" if left_out else ""
-        link = render.share_query(seed, "quality", steps, guidance, blend=blend)
-        status = (f"**Done:** {text}{skipped}, seed {seed} ({steps} steps, guidance {guidance:g}) in "
-                  f"{_seconds(t0)} · [link to this blend]({link})")
+        link = render.share_query(seed, "quality", steps, guidance, blend=blend, guide=_link_guide(backend, guide))
+        guided = _guided(backend, "quality", guidance, guide)
+        status = (f"**Done:** {text}{skipped}, seed {seed} ({steps} steps, {guided}) in {_seconds(t0)} · "
+                  f"[link to this blend]({link})")
         names = render.download_names(render.subject(blend=blend), seed, "quality", 1)
         with self._pngs([image], names) as files:
             yield render.figures([(image, text)]), status, files[0]
 
-    def restyle(self, payload, breed, strength, steps, guidance, seed, backend_label):
+    def restyle(self, payload, breed, strength, steps, guidance, seed, backend_label, guide):
         """Your cat re-drawn as ``breed`` -> yields (before/after HTML, status, download file)."""
         yield "", "Checking the photo…", None
         image = check_image(payload, "your cat", self.is_uploaded)
         breed = check_breed(breed)
         strength = check_float("strength", strength, LIMITS.strength)
-        steps, guidance, seed = check_sampling(steps, guidance, seed)
+        steps, guidance, guide, seed = check_sampling(steps, guidance, guide, seed)
         backend = self.backend(backend_label)
+        _check_guide(backend, guide)
         yield "", self._loading(backend) or f"Restyling as {breed}…", None
         self._load(backend)
         t0 = time.perf_counter()
         try:
-            result = backend.transfer(image, breed, strength, steps, guidance, seed)
+            result = backend.transfer(image, breed, strength, steps, guidance, seed, autoguidance=guide)
         except (ValueError, ImageInputError) as exc:
             raise refuse(str(exc)) from exc
         before = from_model_array(to_model_array(image, backend.facts.image_size))
-        status = f"**Done:** restyled as {breed} at strength {strength:.2f}, seed {seed}, in {_seconds(t0)}."
+        status = (f"**Done:** restyled as {breed} at strength {strength:.2f}, seed {seed} "
+                  f"({_guided(backend, 'quality', guidance, guide)}), in {_seconds(t0)}.")
         if backend.facts.has_classifier:  # the familiarity check tells whether the restyle can be trusted
             if backend.classify(image, top_k=3).verdict == UNFAMILIAR:
                 status += ("\n\n**This picture is unlike the pictures these weights learned from**, so the "
@@ -241,11 +249,13 @@ class Handlers:
 
     # ---- Backends side by side ---------------------------------------------------------------
 
-    def compare(self, breed, steps, guidance, seed):
-        """Every backend, same breed, settings and seed -> yields (HTML grid, markdown table)."""
+    def compare(self, breed, steps, guidance, seed, guide):
+        """Every backend, same breed, settings (guide included) and seed -> yields (HTML grid, markdown table)."""
         yield "", "Checking the settings…"
         breed = check_breed(breed)
-        steps, guidance, seed = check_sampling(steps, guidance, seed)
+        steps, guidance, guide, seed = check_sampling(steps, guidance, guide, seed)
+        for backend in self.backends.values():  # before any runs: all engines or none
+            _check_guide(backend, guide)
         items, rows, reference = [], [], {}
         for label, backend in self.backends.items():
             yield render.figures(items) if items else "", self._loading(backend) or f"Running {label}…"
@@ -253,18 +263,37 @@ class Handlers:
             modes = [("quality", steps)] + ([("fast", backend.facts.fast_default)] if backend.facts.has_fast else [])
             for mode, n in modes:
                 t0 = time.perf_counter()
-                image = backend.generate(breed, n, guidance, "euler", seed, 1, mode=mode)[0]
+                image = backend.generate(breed, n, guidance, "euler", seed, 1, mode=mode, autoguidance=guide)[0]
                 seconds = time.perf_counter() - t0
                 pixels = np.asarray(image, dtype=np.int16)
                 reference.setdefault(mode, pixels)  # each mode against the first backend's image of that mode
                 diff = int(np.abs(pixels - reference[mode]).max())
                 name = label if mode == "quality" else f"{label}, fast ({n} steps)"
                 items.append((image, f"{name} · {seconds:.2f} s"))
-                rows.append(f"| {name} | {seconds:.2f} | {1000 * seconds / n:.1f} | {diff} |")
+                guided = _guided(backend, mode, guidance, guide)
+                rows.append(f"| {name} | {guided} | {seconds:.2f} | {1000 * seconds / n:.1f} | {diff} |")
         first = next(iter(self.backends))
-        table = ("| backend | total s | ms/step | max pixel difference vs " + first + " in the same mode (0-255) |\n"
-                 "|---|---|---|---|\n" + "\n".join(rows))
+        table = ("| backend | guidance | total s | ms/step | max pixel difference vs " + first +
+                 " in the same mode (0-255) |\n|---|---|---|---|---|\n" + "\n".join(rows))
         yield render.figures(items, size=render.GRID_SIZE), table
+
+
+def _check_guide(backend: Backend, guide: float) -> None:
+    """The guide (in range: check_sampling) against the weights: without a guide network they draw only with it off."""
+    if guide != 1 and not backend.facts.has_guide:
+        raise refuse(f"guide must be 1 (off): these weights have no guide network; got {guide:g}")
+
+
+def _guided(backend: Backend, mode: str, guidance: float, guide: float) -> str:
+    """The status line's words for the guidance a picture was drawn with (render.guidance_text)."""
+    if mode == "fast":
+        return render.guidance_text(None, None)
+    return render.guidance_text(guidance, guide if backend.facts.has_guide else None)
+
+
+def _link_guide(backend: Backend, guide: float) -> float | None:
+    """A share link's guide: None for weights without a guide network, whose links leave the key out."""
+    return guide if backend.facts.has_guide else None
 
 
 def _blend_slots(pairs) -> tuple[dict[str, float], list[str]]:

@@ -114,9 +114,24 @@ def download_names(what: str, seed: int, mode: str, count: int) -> list[str]:
     return [f"{stem}.png"] if count == 1 else [f"{stem}_{k}.png" for k in range(1, count + 1)]
 
 
+def guidance_text(guidance: float | None, guide: float | None) -> str:
+    """How a picture was guided: "guidance 2, guide 2", "guidance 2, guide off" (guide 1) or "guidance 2".
+
+    guidance None: fast mode, whose guidance is built in. guide None: the weights have no guide network.
+    """
+    if guidance is None:
+        return "guidance built into fast mode"
+    if guide is None:
+        return f"guidance {guidance:g}"
+    return f"guidance {guidance:g}, " + ("guide off" if guide == 1 else f"guide {guide:g}")
+
+
 def share_query(seed: int, mode: str, steps: int, guidance: float | None, breed: str | None = None,
-                blend: dict[str, float] | None = None) -> str:
-    """The query string of a link that reopens these settings (read back by share.read_query)."""
+                blend: dict[str, float] | None = None, guide: float | None = None) -> str:
+    """The query string of a link that reopens these settings (read back by share.read_query).
+
+    guide: the autoguidance scale, None when the weights have no guide (quality mode only, as guidance).
+    """
     params: dict[str, str] = {}
     if blend is not None:
         total = sum(blend.values())
@@ -126,4 +141,6 @@ def share_query(seed: int, mode: str, steps: int, guidance: float | None, breed:
     params |= {"seed": str(seed), "mode": mode, "steps": str(steps)}
     if mode != "fast" and guidance is not None:
         params["guidance"] = f"{guidance:g}"
+        if guide is not None:
+            params["guide"] = f"{guide:g}"
     return "?" + urlencode(params)

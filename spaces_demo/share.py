@@ -1,6 +1,6 @@
 """Share links: the query parameters both front-ends read on load (the web client also writes them).
 
-    ?breed=British%20Shorthair&seed=7&mode=quality&steps=20&guidance=3
+    ?breed=British%20Shorthair&seed=7&mode=quality&steps=20&guidance=3&guide=2
     ?blend=Siamese:0.5,Persian:0.5&seed=7&mode=fast&steps=2
 
 A missing parameter takes its default; an unknown or bad one is left out and named in a plain-words
@@ -17,7 +17,7 @@ from checks import LIMITS, choices_text
 from cats.breeds import BREEDS
 from cats.sampling import MODES
 
-KNOWN = ("breed", "blend", "seed", "mode", "steps", "guidance")
+KNOWN = ("breed", "blend", "seed", "mode", "steps", "guidance", "guide")  # guide: the autoguidance scale
 MAX_BLEND = 3  # the Blend tab's slots (the web page has a slider per breed, so it opens larger blends)
 # The number grammar both front-ends read (webclient/src/lib/share.ts has the same pattern): a plain decimal,
 # optionally signed, with an exponent; not "inf", "nan", "0x10" or "1_000", which one language reads and the other not.
@@ -34,6 +34,7 @@ class Shared:
     mode: str | None = None
     steps: int | None = None
     guidance: float | None = None
+    guide: float | None = None  # the autoguidance scale (quality mode; 1 = off)
     problems: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # the share keys whose values were not used
 
@@ -45,11 +46,15 @@ class Shared:
 
     def ignore(self, key: str, why: str) -> None:
         self.ignored.append(key)
-        self.problems.append(why)
+        if why not in self.problems:  # guidance and guide in fast mode: one reason, said once
+            self.problems.append(why)
 
 
-def read_query(params, fast_steps: tuple[int, ...]) -> Shared:
+def read_query(params, fast_steps: tuple[int, ...], has_guide: bool = True) -> Shared:
     """``params``: the page's query parameters (a mapping of str -> str). Never raises.
+
+    fast_steps: the weights' fast-mode step counts (() without fast mode); has_guide: whether they have
+    a guide network, without which a link's guide is taken only as 1 (off).
 
     The rules are the web page's (``parseShare`` in webclient/src/lib/share.ts); the cases both must read
     alike are in webclient/tests/fixtures/share.json, which both test suites run.
@@ -82,12 +87,30 @@ def read_query(params, fast_steps: tuple[int, ...]) -> Shared:
         if out.steps is not None and out.steps not in fast_steps:
             out.ignore("steps", f"fast mode takes {choices_text(fast_steps)} steps")
             out.steps = None
-        if "guidance" in params:
-            out.ignore("guidance", "fast mode has its guidance built in")
+        for key in ("guidance", "guide"):
+            if key in params:
+                out.ignore(key, "fast mode has its guidance built in")
     else:
         out.steps = _number(out, params, "steps", LIMITS.steps, int)
         out.guidance = _number(out, params, "guidance", LIMITS.guidance, float)
+        out.guide = _guide(out, params, has_guide)
     return out
+
+
+def _guide(out: Shared, params, has_guide: bool) -> float | None:
+    """The link's autoguidance scale (quality mode), or None: not given, or ignored with the reason."""
+    if "guide" not in params:
+        return None
+    text = params["guide"]
+    lo, hi = LIMITS.autoguidance
+    x = float(text) if len(text) <= 40 and NUMBER.fullmatch(text) else None
+    if x is None or not lo <= x <= hi:
+        out.ignore("guide", f"guide “{_short(text)}” should be a number from {lo:g} to {hi:g}")
+        return None
+    if not has_guide and x != 1:  # 1 (off) draws the same picture with or without a guide network
+        out.ignore("guide", "these weights have no guide network")
+        return None
+    return x
 
 
 def _number(out: Shared, params, key: str, bounds, kind):

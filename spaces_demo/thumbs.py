@@ -31,7 +31,8 @@ class Thumbnails:
     def _draw(self, backend: Backend) -> None:
         facts = backend.facts
         try:  # every breed in one batch, at the settings a visitor's first Generate uses
-            self._images = backend.generate(list(BREEDS), facts.steps, facts.guidance, "euler", SEED, len(BREEDS))
+            self._images = backend.generate(list(BREEDS), facts.steps, facts.guidance, "euler", SEED, len(BREEDS),
+                                            autoguidance=facts.autoguidance)
         except Exception:  # the picker keeps its names; the demo works without the pictures
             log.exception("the breed pictures could not be drawn")
         finally:

@@ -1,12 +1,14 @@
 """The demo's layout: the result first, settings under "Advanced", developer facts under "About".
 
 At 1280 x 900 the Generate tab shows the breed choice, the Generate button and the whole result on
-the first screen; at a phone's 390 px the columns stack and the breed pictures wrap. Page-load events
-apply a share link's settings (share.py) and fill in the breed pictures once drawn (thumbs.py).
+the first screen; at a phone's 390 px the columns stack and the breed pictures wrap. The settings'
+sliders, shared by the tabs, are controls.py's. Page-load events apply a share link's settings
+(share.py) and fill in the breed pictures once drawn (thumbs.py).
 """
 
 from __future__ import annotations
 
+import controls
 import gradio as gr
 import share
 from backends import Backend
@@ -58,14 +60,6 @@ def about(sources: Sources, backends) -> str:
     return "\n\n".join(lines)
 
 
-def _advanced(steps_kw: dict, guidance_kw: dict, seed_kw: dict):
-    """A closed "Advanced" section with steps, guidance and seed -> the three components."""
-    with gr.Accordion("Advanced", open=False):
-        steps, guidance = gr.Slider(**steps_kw), gr.Slider(**guidance_kw)
-        seed = gr.Number(**seed_kw)
-    return steps, guidance, seed
-
-
 def _result_column():
     """The right-hand column of the Blend and Restyle tabs -> (result HTML, status line, download)."""
     with gr.Column(min_width=300):
@@ -78,23 +72,10 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
     default = next(iter(backends))
     facts = backends[default].facts
     thumbs = Thumbnails(backends[default])
-    seed_kw = dict(label="Seed", value=0, precision=0, minimum=LIMITS.seed[0], maximum=LIMITS.seed[1])
-    steps_kw = dict(minimum=LIMITS.steps[0], maximum=LIMITS.steps[1], step=1, value=facts.steps, label="Steps",
-                    info="more steps: more detail, slower")
-    guidance_kw = dict(minimum=LIMITS.guidance[0], maximum=LIMITS.guidance[1], step=0.5, value=facts.guidance,
-                       label="Guidance", info="how strongly the breed is followed (1 = not at all)")
-
-    def mode_updates(mode: str, steps: int | None = None):
-        """Steps, fast steps, guidance and sampler for a mode: fast offers only its step counts."""
-        fast = mode == "fast"
-        n = steps or (facts.fast_default if fast else facts.steps)
-        return (gr.update(value=n, visible=not fast),
-                gr.update(value=n if fast else facts.fast_default, visible=fast),
-                gr.update(interactive=not fast, info="built into fast mode" if fast else guidance_kw["info"]),
-                gr.update(value="euler" if fast else SAMPLERS[0], interactive=not fast))
+    kw = controls.kwargs(facts)
 
     def on_mode(mode):
-        return mode_updates(check_choice("mode", mode, MODES))
+        return controls.mode_updates(facts, check_choice("mode", mode, MODES))
 
     ttl = cache_ttl
     with DemoBlocks(title="tiny-cats", delete_cache=(max(1, ttl // 4), ttl)) as demo:
@@ -114,13 +95,14 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                                         elem_id="mode")
                         go = gr.Button("Generate", variant="primary", elem_id="generate-btn")
                         with gr.Accordion("Advanced", open=False):
-                            steps = gr.Slider(**steps_kw, elem_id="steps")
+                            steps = gr.Slider(**kw["steps"], elem_id="steps")
                             fast_steps = gr.Radio(list(facts.fast_steps), value=facts.fast_default, label="Steps",
                                                   visible=False, elem_id="fast-steps")
-                            guidance = gr.Slider(**guidance_kw, elem_id="guidance")
+                            guidance = gr.Slider(**kw["guidance"], elem_id="guidance")
+                            guide = gr.Slider(**kw["guide"], elem_id="guide")
                             sampler = gr.Radio(list(SAMPLERS), value=SAMPLERS[0], label="Sampler")
                             with gr.Row():
-                                seed = gr.Number(**seed_kw, elem_id="seed", min_width=120)
+                                seed = gr.Number(**kw["seed"], elem_id="seed", min_width=120)
                                 gr.Button("New noise", size="sm", min_width=80).click(
                                     new_seed, None, seed, api_name="new_noise")
                             num_images = gr.Slider(LIMITS.num_images[0], LIMITS.num_images[1], step=1, value=1,
@@ -133,10 +115,11 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                         status = gr.Markdown(elem_id="status")
                         files = gr.File(label="Download PNG", file_count="multiple")
                 picker.select(pick_breed, None, breed, api_visibility="private")
-                mode.input(on_mode, mode, [steps, fast_steps, guidance, sampler], api_visibility="private",
+                mode.input(on_mode, mode, [steps, fast_steps, guidance, guide, sampler], api_visibility="private",
                            preprocess=False)
                 fast_steps.input(lambda n: n, fast_steps, steps, api_visibility="private")
-                go.click(h.generate, [breed, steps, guidance, sampler, seed, num_images, backend, mode],
+                # guide last: an API call from before it existed still lines up (gradio_client fills in its default)
+                go.click(h.generate, [breed, steps, guidance, sampler, seed, num_images, backend, mode, guide],
                          [result, status, files], api_name="generate", preprocess=False)
 
             with gr.Tab("Classify", id="classify"):
@@ -168,10 +151,10 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                                                        elem_id=f"blend-weight-{slot.lower()}")]
                 with gr.Row():
                     with gr.Column(min_width=300):
-                        b_steps, b_guidance, b_seed = _advanced(steps_kw, guidance_kw, seed_kw)
+                        b_steps, b_guidance, b_guide, b_seed = controls.advanced(kw)
                         blend_btn = gr.Button("Blend", variant="primary")
                     blend_result, blend_status, blend_file = _result_column()
-                blend_btn.click(h.blend, blend_inputs + [b_steps, b_guidance, b_seed, backend],
+                blend_btn.click(h.blend, blend_inputs + [b_steps, b_guidance, b_seed, backend, b_guide],
                                 [blend_result, blend_status, blend_file], api_name="blend", preprocess=False)
 
             with gr.Tab("Restyle", id="restyle"):
@@ -183,21 +166,24 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                         r_photo.input_name = "your cat"
                         r_breed = gr.Dropdown(list(BREEDS), value=BREEDS[10], label="Breed")
                         r_strength = gr.Slider(*LIMITS.strength, step=0.05, value=0.6, label="Strength")
-                        r_steps, r_guidance, r_seed = _advanced(steps_kw, guidance_kw, seed_kw)
+                        r_steps, r_guidance, r_guide, r_seed = controls.advanced(kw)
                         restyle_btn = gr.Button("Restyle", variant="primary")
                     r_result, r_status, r_file = _result_column()
-                restyle_btn.click(h.restyle, [r_photo, r_breed, r_strength, r_steps, r_guidance, r_seed, backend],
+                restyle_btn.click(h.restyle,
+                                  [r_photo, r_breed, r_strength, r_steps, r_guidance, r_seed, backend, r_guide],
                                   [r_result, r_status, r_file], api_name="restyle", preprocess=False)
 
             with gr.Tab("Compare engines", id="compare"):
-                gr.Markdown("Every engine draws the same breed from the same seed and starting noise.")
+                gr.Markdown("Every engine draws the same breed from the same seed and starting noise, at the same "
+                            "settings.")
                 with gr.Row():
                     c_breed = gr.Dropdown(list(BREEDS), value=BREEDS[0], label="Breed")
-                    c_steps, c_guidance, c_seed = gr.Slider(**steps_kw), gr.Slider(**guidance_kw), gr.Number(**seed_kw)
+                    c_steps, c_guidance = gr.Slider(**kw["steps"]), gr.Slider(**kw["guidance"])
+                    c_guide, c_seed = gr.Slider(**kw["guide"]), gr.Number(**kw["seed"])
                 compare_btn = gr.Button("Compare", variant="primary")
                 c_result = gr.HTML()
                 c_table = gr.Markdown()
-                compare_btn.click(h.compare, [c_breed, c_steps, c_guidance, c_seed], [c_result, c_table],
+                compare_btn.click(h.compare, [c_breed, c_steps, c_guidance, c_seed, c_guide], [c_result, c_table],
                                   api_name="compare", preprocess=False)
 
             with gr.Tab("About", id="about"):
@@ -211,13 +197,15 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
 
         def open_link(request: gr.Request):
             """Apply a share link's query parameters (share.read_query) to the controls."""
-            link = share.read_query(dict(request.query_params) if request else {}, facts.fast_steps)
+            link = share.read_query(dict(request.query_params) if request else {}, facts.fast_steps, facts.has_guide)
             m = link.mode or "quality"
-            updates = dict(zip((steps, fast_steps, guidance, sampler), mode_updates(m, link.steps)))
             out = {notice: gr.update(value=link.notice, visible=bool(link.notice)), mode: gr.update(value=m)}
-            out |= updates
+            updates = controls.mode_updates(facts, m, link.steps)
+            out |= dict(zip((steps, fast_steps, guidance, guide, sampler), updates))
             if link.guidance is not None:
                 out[guidance] = gr.update(value=link.guidance, interactive=True)
+            if link.guide is not None:
+                out[guide] = gr.update(value=link.guide, interactive=True)
             for target in (seed, b_seed):
                 out[target] = gr.update(value=link.seed if link.seed is not None else 0)
             if link.breed is not None:
@@ -229,11 +217,12 @@ def build_ui(h: Handlers, sources: Sources, cache_ttl: int) -> gr.Blocks:
                     out[b_in], out[w_in] = gr.update(value=name), gr.update(value=weight)
                 out[b_steps] = gr.update(value=link.steps or facts.steps)
                 out[b_guidance] = gr.update(value=link.guidance if link.guidance is not None else facts.guidance)
+                out[b_guide] = gr.update(value=link.guide if link.guide is not None else kw["guide"]["value"])
                 out[tabs] = gr.Tabs(selected="blend")
             return out
 
-        link_outputs = [notice, mode, steps, fast_steps, guidance, sampler, seed, b_seed, breed, picker,
-                        *blend_inputs, b_steps, b_guidance, tabs]
+        link_outputs = [notice, mode, steps, fast_steps, guidance, guide, sampler, seed, b_seed, breed, picker,
+                        *blend_inputs, b_steps, b_guidance, b_guide, tabs]
         demo.load(open_link, None, link_outputs, api_visibility="private", queue=False)
         demo.load(show_thumbnails, None, [picker, picker_note], api_visibility="private", queue=False, show_progress="hidden")
 

@@ -1,7 +1,8 @@
 """The Gradio demo, driven over HTTP with gradio_client like a visitor's browser or an API user.
 
-One module-scoped app: a ``micro`` pipeline with a small classifier (its zero-initialised output
-layers randomised, so images depend on breed and noise), saved to tmp and exported with
+One module-scoped app: a ``micro`` pipeline with a small classifier and a guide network (autoguidance:
+a perturbed copy of the transformer), its zero-initialised output layers randomised so images depend on
+breed and noise, saved to tmp and exported with
 ``python export.py``; the app is launched on a free localhost port with ``--model`` and ``--onnx``
 and the same launch settings as ``python spaces_demo/app.py``, its Gradio cache in a folder of its
 own. Hostile requests go in as raw HTTP (``/gradio_api/call``), the way a script would send them.
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import numpy as np
 import pytest
@@ -28,6 +30,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 APP_PATH = ROOT / "spaces_demo" / "app.py"
 SIZE = 32  # the micro preset's image size
+GUIDE = 2.0  # the test weights' default autoguidance scale (the Guide sliders' default)
 pytestmark = pytest.mark.timeout(600)
 
 
@@ -49,6 +52,7 @@ def weights(tmp_path_factory) -> tuple[Path, Path]:
     import torch
 
     from cats.models.classifier import CatClassifier
+    from cats.models.dit import CatDiT
     from cats.pipeline import CatsPipeline
 
     root = tmp_path_factory.mktemp("demo")
@@ -61,6 +65,12 @@ def weights(tmp_path_factory) -> tuple[Path, Path]:
                 p.copy_(0.05 * torch.randn(p.shape, generator=gen))
         table = pipe.transformer.y_embedder.weight  # (D, 13): the conditioning vector of each slot
         table.copy_(torch.randn(table.shape, generator=gen))
+        guide = CatDiT.from_config(pipe.transformer.config).eval()  # a weaker copy: the same net, perturbed
+        guide.load_state_dict(pipe.transformer.state_dict())
+        for p in guide.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    pipe = CatsPipeline(transformer=pipe.transformer, scheduler=pipe.scheduler, classifier=classifier, preset="micro",
+                        guide_transformer=guide, default_autoguidance_scale=GUIDE)
     model_dir, onnx_dir = root / "pipeline", root / "onnx"
     pipe.save_pretrained(model_dir)
     subprocess.run([sys.executable, str(ROOT / "export.py"), "--model", str(model_dir), "--out", str(onnx_dir)],
@@ -158,8 +168,10 @@ def _pixels(path) -> np.ndarray:
 
 
 def _generate(client, backend, breed="Bengal", steps=3, seed=1, num_images=1, sampler="euler", guidance=3.0,
-              mode="quality"):
-    job = client.submit(breed, steps, guidance, sampler, seed, num_images, backend, mode, api_name="/generate")
+              mode="quality", guide=None):
+    """guide None: left out, so gradio_client sends the Guide slider's default (as an older API caller does)."""
+    extra = () if guide is None else (guide,)
+    job = client.submit(breed, steps, guidance, sampler, seed, num_images, backend, mode, *extra, api_name="/generate")
     final = job.result()
     return job.outputs(), final
 
@@ -177,7 +189,7 @@ def test_generate_streams_previews_then_the_final_images_on_every_backend(client
         steps = [re.search(r"step (\d+) of (\d+)", o[1]) for o in outputs[:-1]]
         steps = [(int(m[1]), int(m[2])) for m in steps if m]
         assert steps == [(i, 4) for i in range(1, 4)], (backend, outputs)
-        assert final[1].startswith("**Done:** Bengal, seed 1 (quality mode, 4 steps, guidance 3")
+        assert final[1].startswith("**Done:** Bengal, seed 1 (quality mode, 4 steps, guidance 3, guide 2")
         previews = [o[0] for o in outputs if "Drawing… step" in (o[0] or "")]
         assert len(previews) == 3 and all(len(_inline_images(p)) == 4 for p in previews)  # noisy + clean, twice
         result, _, downloads = final
@@ -216,6 +228,56 @@ def test_same_seed_same_picture_across_backends(client, backends):
     _, other_seed = _generate(client, "ONNX fp32", breed="Siamese", steps=4, seed=6)
     assert np.abs(_inline_images(other_seed[0])[0] - onnx32).mean() > 5
     assert "max pixel difference" in table
+
+
+def test_the_guide_reaches_the_pipeline_on_every_backend(client, files):
+    """Guide 1 (off), the default and 4 give three cats from one seed; each engine draws each one alike."""
+    drawn = {}
+    for backend in ("ONNX fp32", "PyTorch"):
+        for guide in (None, 1.0, 4.0):
+            _, (result, status, _) = _generate(client, backend, steps=4, seed=2, guide=guide)
+            drawn[backend, guide] = _inline_images(result)[0]
+            words, link = {None: ("guide 2", "guide=2"), 1.0: ("guide off", "guide=1"), 4.0: ("guide 4", "guide=4")}[guide]
+            assert f"guidance 3, {words})" in status, status
+            assert re.search(r"\(\?[^)]*&guidance=3&" + link + r"\)", status), status  # the link reopens it, after guidance
+        _, default = _generate(client, backend, steps=4, seed=2, guide=GUIDE)
+        assert np.array_equal(drawn[backend, None], _inline_images(default[0])[0])  # left out = the weights' default
+        for a, b in ((None, 1.0), (None, 4.0), (1.0, 4.0)):
+            assert np.abs(drawn[backend, a] - drawn[backend, b]).mean() > 1, (backend, a, b)
+    for guide in (None, 1.0, 4.0):  # same seed, same guide: the same cat on both engines
+        assert np.abs(drawn["ONNX fp32", guide] - drawn["PyTorch", guide]).max() <= 2, guide
+
+
+def test_blend_and_restyle_take_the_guide(client, files):
+    for backend in ("ONNX fp32", "PyTorch"):
+        blends = {}
+        for guide in (1.0, 3.5):
+            html, status, _ = client.predict("Bengal", 0.5, "Sphynx", 0.5, None, 0.0, 3, 3.0, 4, backend, guide,
+                                             api_name="/blend")
+            blends[guide] = _inline_images(html)[0]
+            assert ("guide off" if guide == 1 else "guide 3.5") in status
+            assert f"guide={guide:g}" in status  # the blend's link keeps it
+        assert np.abs(blends[1.0] - blends[3.5]).mean() > 1, backend
+        restyled = {}
+        for guide in (1.0, 3.5):
+            pair, status, _ = client.predict(_file(files["rgb.png"]), "Siamese", 1.0, 4, 3.0, 0, backend, guide,
+                                             api_name="/restyle")
+            restyled[guide] = _inline_images(pair)[1]
+            assert f"(guidance 3, {'guide off' if guide == 1 else 'guide 3.5'})" in status, status
+        assert np.abs(restyled[1.0] - restyled[3.5]).mean() > 1, backend
+
+
+def test_compare_runs_every_engine_at_the_same_guide(client, backends):
+    pictures = {}
+    for guide, words in ((1.0, "guidance 3, guide off"), (4.0, "guidance 3, guide 4")):
+        grid, table = client.predict("Siamese", 4, 3.0, 5, guide, api_name="/compare")
+        images = _inline_images(grid)
+        assert np.abs(images[0] - images[-1]).max() <= 2  # ONNX and PyTorch: the same cat at this guide
+        rows = [r for r in table.splitlines()[2:] if r.startswith("| ")]
+        assert len(rows) == len(backends) and all(f"| {words} |" in r for r in rows), table  # which guidance ran
+        pictures[guide] = images[0]
+    assert "| guidance |" in table.splitlines()[0]
+    assert np.abs(pictures[1.0] - pictures[4.0]).mean() > 1  # the guide reached every engine
 
 
 def test_classify_headline_bars_and_probabilities(client, files):
@@ -301,6 +363,16 @@ BAD_REQUESTS = [
     ("/generate", lambda f: ("Bengal", 4, 3.0, "euler", 10**400, 1, "ONNX fp32"),
      "seed must be an integer in [0, 4294967295], got an integer of about 401 digits"),
     ("/blend", lambda f: ("Bengal", 0.5, "Sphynx", 0.5, None, 0.0, 3, 3.0, 10**400, "ONNX fp32"), "seed must be an integer"),
+    # the guide (autoguidance), on every endpoint that draws: the value is named
+    ("/generate", lambda f: ("Bengal", 4, 3.0, "euler", 0, 1, "ONNX fp32", "quality", 7.5),
+     "guide must be a number in [1.0, 5.0], got 7.5"),
+    ("/generate", lambda f: ("Bengal", 4, 3.0, "euler", 0, 1, "PyTorch", "quality", 0.5),
+     "guide must be a number in [1.0, 5.0], got 0.5"),
+    ("/blend", lambda f: ("Bengal", 0.5, "Sphynx", 0.5, None, 0.0, 3, 3.0, 0, "ONNX fp32", "strong"),
+     "guide must be a number in [1.0, 5.0], got 'strong'"),
+    ("/restyle", lambda f: (_file(f["rgb.png"]), "Siamese", 0.5, 4, 3.0, 0, "PyTorch", 10**400),
+     "guide must be a number in [1.0, 5.0], got an integer of about 401 digits"),
+    ("/compare", lambda f: ("Bengal", 3, 3.0, 0, -1), "guide must be a number in [1.0, 5.0], got -1"),
 ]
 
 
@@ -355,7 +427,7 @@ def test_files_nobody_uploaded_are_refused_alike(served, cache_dir, files, tmp_p
     }
     for what, payload in payloads.items():
         for api, data in (("classify", [payload, "ONNX fp32"]),
-                          ("restyle", [payload, "Siamese", 0.0, 2, 3.0, 0, "ONNX fp32"])):
+                          ("restyle", [payload, "Siamese", 0.0, 2, 3.0, 0, "ONNX fp32", GUIDE])):
             result = raw_call(url, api, data)
             message = _message(result)
             assert REFUSED in message or "must be an uploaded image" in message, (what, api, message)
@@ -388,14 +460,15 @@ INTERNALS = ("pydantic", "object at 0x", "Traceback", "base64.b64decode", "binas
     ("classify", [["a", "b"], "ONNX fp32"], "photo must be an uploaded image"),
     ("classify", [{"url": "data:image/png;base64,@@not-base64@@"}, "ONNX fp32"], "photo: the data: URL's payload is not valid base64"),
     ("classify", ["data:image/png,plain", "ONNX fp32"], "photo: a data: URL must look like data:image/png;base64,BASE64"),
-    ("restyle", [{"url": "data:image/png;base64,AAAA"}, "Siamese", 0.5, 2, 3.0, 0, "ONNX fp32"],
+    ("restyle", [{"url": "data:image/png;base64,AAAA"}, "Siamese", 0.5, 2, 3.0, 0, "ONNX fp32", GUIDE],
      "cannot use this upload"),
     ("classify", [None], "/classify takes 2 inputs (photo, backend); got 1"),
-    ("generate", ["Bengal", 4], "/generate takes 8 inputs (breed, steps, guidance, sampler, seed, number of images, "
-                                "backend, mode); got 2"),
-    ("generate", ["Bengal" * 40_000, 4, 3.0, "euler", 0, 1, "ONNX fp32", "quality"], "breed must be one of Abyssinian"),
-    ("generate", ["Bengal", 4, 3.0, "x" * 200_000, 0, 1, "ONNX fp32", "quality"], "sampler must be one of euler, heun"),
-    ("generate", ["Bengal", 4, 3.0, "euler", 0, 1, "ONNX fp32", "fast"], "these weights have no few-step generator"),
+    ("generate", ["Bengal", 4], "/generate takes 9 inputs (breed, steps, guidance, sampler, seed, number of images, "
+                                "backend, mode, guide); got 2"),
+    ("generate", ["Bengal", 4, 3.0, "euler", 0, 1, "ONNX fp32", "quality", None], "guide must be a number in [1.0, 5.0], got None"),
+    ("generate", ["Bengal" * 40_000, 4, 3.0, "euler", 0, 1, "ONNX fp32", "quality", GUIDE], "breed must be one of Abyssinian"),
+    ("generate", ["Bengal", 4, 3.0, "x" * 200_000, 0, 1, "ONNX fp32", "quality", GUIDE], "sampler must be one of euler, heun"),
+    ("generate", ["Bengal", 4, 3.0, "euler", 0, 1, "ONNX fp32", "fast", GUIDE], "these weights have no few-step generator"),
 ])
 def test_bad_payloads_get_the_apps_own_words(served, api, data, message):
     text = _message(raw_call(served[1], api, data))
@@ -499,3 +572,34 @@ def test_share_links_name_what_they_ignore_and_refuse_blends_the_tab_cannot_hold
     assert "not both" in link.notice and "“utm_source” is not a setting of this demo" in link.notice
     assert share.read_query({"breed": "Bombay", "seed": "3"}, (1, 2, 4)).notice == ""
     assert "the weight of Siamese must be a number from 0 to 1" in share.read_query({"blend": "Siamese"}, (1, 2, 4)).notice
+
+
+def test_share_links_carry_the_guide_in_quality_mode_only():
+    """The guide key: read (rules in share.json too) and written after guidance; the notice names a bad value."""
+    _load_app_module()  # puts spaces_demo/ on the path
+    import render
+    import share
+
+    link = share.read_query({"breed": "Bombay", "guidance": "2", "guide": "2.5"}, (1, 2, 4))
+    assert (link.guidance, link.guide, link.notice) == (2.0, 2.5, "")
+    for bad in ("9", "0.5", "two", ""):
+        link = share.read_query({"guide": bad}, (1, 2, 4))
+        assert link.guide is None and link.ignored == ["guide"]
+        assert f"guide “{bad}” should be a number from 1 to 5" in link.notice, link.notice
+    link = share.read_query({"mode": "fast", "steps": "2", "guidance": "3", "guide": "2"}, (1, 2, 4))
+    assert link.guide is None and link.ignored == ["guidance", "guide"]
+    assert link.notice.count("fast mode has its guidance built in") == 1  # one reason, said once
+    link = share.read_query({"guide": "2"}, (1, 2, 4), has_guide=False)
+    assert link.guide is None and "these weights have no guide network" in link.notice
+    link = share.read_query({"guide": "1"}, (1, 2, 4), has_guide=False)  # off: the same picture without a guide
+    assert (link.guide, link.notice) == (1.0, "")
+
+    assert render.share_query(7, "quality", 20, 2.0, breed="Siamese", guide=1.5) == \
+        "?breed=Siamese&seed=7&mode=quality&steps=20&guidance=2&guide=1.5"
+    assert render.share_query(7, "quality", 20, 2.0, breed="Siamese") == \
+        "?breed=Siamese&seed=7&mode=quality&steps=20&guidance=2"  # weights without a guide
+    assert render.share_query(7, "fast", 2, 2.0, breed="Siamese", guide=2.0) == "?breed=Siamese&seed=7&mode=fast&steps=2"
+    written = render.share_query(3, "quality", 8, 4.5, blend={"Siamese": 1.0, "Persian": 1.0}, guide=3.0)
+    read = share.read_query(dict(parse_qsl(written[1:])), (1, 2, 4))
+    assert (read.blend, read.seed, read.steps, read.guidance, read.guide, read.notice) == \
+        ({"Siamese": 0.5, "Persian": 0.5}, 3, 8, 4.5, 3.0, "")

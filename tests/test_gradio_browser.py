@@ -109,14 +109,19 @@ def test_a_photo_of_a_person_is_headlined_as_unfamiliar(tour):
 def test_share_links_set_the_same_settings(tour):
     share = tour["share"]
     assert share["quality"] == {"breed": "British Shorthair", "seed": "4294967295", "steps": "7", "guidance": "4.5",
-                                "mode": "quality", "fastSteps": None, "notice": ""}
+                                "guide": "3.5", "guideDisabled": False, "mode": "quality", "fastSteps": None,
+                                "notice": ""}
     fast = share["fast"]
     assert (fast["breed"], fast["seed"], fast["mode"], fast["fastSteps"], fast["notice"]) == ("Sphynx", "12", "fast", "4", "")
+    assert fast["guideDisabled"] is True  # fast mode has its guidance built in: the guide is greyed out
     assert share["blend"] == {"breed_a": "Siamese", "weight_a": "0.7", "breed_b": "Persian", "weight_b": "0.3",
                               "breed_c": "", "weight_c": "0"}
     bad = share["bad"]  # a mistyped link opens the demo at its defaults and says what it did not use
     assert (bad["breed"], bad["seed"], bad["mode"]) == ("Abyssinian", "0", "quality")
-    for words in ("“colour” is not a setting", "“Dog” is not one of the 12 breeds", "seed must be", "steps must be"):
+    default = json.loads((ROOT / "cats" / "weights" / "synthcats" / "model_index.json").read_text())
+    assert float(bad["guide"]) == default["default_autoguidance_scale"]  # the weights' default, not the link's 9
+    for words in ("“colour” is not a setting", "“Dog” is not one of the 12 breeds", "seed must be", "steps must be",
+                  "guide “9” should be a number from 1 to 5"):
         assert words in bad["notice"], bad["notice"]
 
 

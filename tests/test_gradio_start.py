@@ -50,7 +50,7 @@ def test_without_the_onnx_graphs_the_app_says_how_to_build_them_and_runs_pytorch
         assert list(demo.handlers.backends) == ["PyTorch"]
         about = next(b.value for b in demo.blocks.values() if getattr(b, "elem_id", None) == "weights-note")
         assert "not built yet" in about
-        *_, (result, status, files) = demo.handlers.generate("Bengal", 2, 3.0, "euler", 0, 1, "PyTorch")
+        *_, (result, status, files) = demo.handlers.generate("Bengal", 2, 3.0, "euler", 0, 1, "PyTorch", "quality", 2.0)
         assert status.startswith("**Done:**") and Path(files[0]).name == "tiny-cats_Bengal_seed0_quality.png"
     finally:
         demo.thumbnails.get(timeout=300)  # no pipeline load left running into the next test

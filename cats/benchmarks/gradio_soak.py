@@ -206,18 +206,19 @@ class Soaker:
         r, b = self.rng, self.backend
         huge = "Persian" * r.choice([1_000, 30_000])
         data_png = "data:image/png;base64," + base64.b64encode(_png_bytes(r, 8)).decode()
+        # generate, restyle and blend take the guide (autoguidance scale) last, after the engine
         cases = {
-            "generate": [["Bengal", 0, 3.0, "euler", 0, 1, b], ["Bengal", 10**400, 3.0, "euler", 0, 1, b],
-                         ["Bengal", 4, 3.0, "euler", 10**400, 1, b], [huge, 4, 3.0, "euler", 0, 1, b],
-                         ["Bengal", 4, 3.0, "ddim", 0, 9, b], ["Bengal", 4]],
+            "generate": [["Bengal", 0, 3.0, "euler", 0, 1, b, 2.0], ["Bengal", 10**400, 3.0, "euler", 0, 1, b, 2.0],
+                         ["Bengal", 4, 3.0, "euler", 10**400, 1, b, 2.0], [huge, 4, 3.0, "euler", 0, 1, b, 2.0],
+                         ["Bengal", 4, 3.0, "ddim", 0, 9, b, 2.0], ["Bengal", 4]],
             "classify": [[{"path": "/etc/hostname"}, b], [{"path": "/proc/self/environ", "meta": {"_type": "gradio.FileData"}}, b],
                          [{"path": "file:///etc/passwd"}, b], ["", b], [123, b],
                          [{"url": "data:image/png;base64,@@@"}, b], [None]],
-            "restyle": [[{"path": str(Path.home() / ".bashrc")}, "Siamese", 0.5, 4, 3.0, 0, b],
-                        [data_png, "Siamese", 7.0, 4, 3.0, 0, b], [data_png, huge, 0.5, 4, 3.0, 0, b]],
-            "blend": [["Bengal", 0.5, "Sphynx", 0.5, None, 1.0, 4, 3.0, 0, b],
-                      ["Bengal", 0.5, "Sphynx", 0.5, "Persian", None, 4, 3.0, 0, b],
-                      ["Bengal", 0.0, "Sphynx", 0.0, None, 0.0, 4, 3.0, 0, b]],
+            "restyle": [[{"path": str(Path.home() / ".bashrc")}, "Siamese", 0.5, 4, 3.0, 0, b, 2.0],
+                        [data_png, "Siamese", 7.0, 4, 3.0, 0, b, 2.0], [data_png, huge, 0.5, 4, 3.0, 0, b, 2.0]],
+            "blend": [["Bengal", 0.5, "Sphynx", 0.5, None, 1.0, 4, 3.0, 0, b, 2.0],
+                      ["Bengal", 0.5, "Sphynx", 0.5, "Persian", None, 4, 3.0, 0, b, 2.0],
+                      ["Bengal", 0.0, "Sphynx", 0.0, None, 0.0, 4, 3.0, 0, b, 2.0]],
         }
         kind, payload = raw_call(self.url, endpoint, r.choice(cases[endpoint]))
         assert kind == "error", f"not refused: {kind} {str(payload)[:200]}"

@@ -2,9 +2,10 @@
  * Browser benchmark: the built site in headless Chromium (vite preview, cross-origin isolated), onnxruntime-web
  * on WASM, for each generator precision variant at 1 and 2 threads. Prints model load time (first visit: download,
  * sha256, session creation), per-step ms (median of the timed run), and the total time of a complete generation
- * after one warm-up generation. When the export has a few-step graph (manifest.generator_fast), the page of its
- * default variant also times a complete few-step image at each step count the manifest lists: the median of
- * FAST_RUNS generations after one warm-up (which also loads the graph), beside that page's quality image.
+ * after one warm-up generation, at the manifest's default guidance (and autoguidance, when the step graph holds a
+ * guide network: its cost is part of every step). When the export has a few-step graph (manifest.generator_fast),
+ * the page of its default variant also times a complete few-step image at each step count the manifest lists: the
+ * median of FAST_RUNS generations after one warm-up (which also loads the graph), beside that page's quality image.
  *
  *   npm run bench                  every variant, 1 and 2 threads, the manifest's default step count
  *   npm run bench -- --quick       the default variant only, 4 steps (the few-step graph still at every count)
@@ -31,6 +32,9 @@ const g = manifest.generator;
 const variants = quick ? [g.default_variant] : Object.keys(g.variants);
 const steps = quick ? 4 : g.defaults.num_inference_steps;
 const guidance = g.defaults.guidance_scale;
+// The default (guided) settings, as the page's sliders start: the guide network's scale too when the graph has one
+// (null: no guide, the 5-input graph).
+const autoguidance = g.guide ? g.defaults.autoguidance_scale : null;
 const THREADS = [1, 2];
 const fast = manifest.generator_fast ?? null;
 const fastCounts = fast ? Object.keys(fast.scheduler.sigmas).map(Number).sort((a, b) => a - b) : [];
@@ -67,7 +71,8 @@ async function measure(chrome, url, variant, threads) {
     await page.waitForFunction(() => window.__cats && window.__cats.state().status !== 'loading', null, { timeout: 300_000 });
     const state = await page.evaluate(() => window.__cats.state());
     if (state.status !== 'ready') throw new Error(`${variant} @ ${threads} threads did not load: ${state.loadError}`);
-    const run = (seed) => page.evaluate((o) => window.__cats.generate(o), { breed: 0, steps, guidance, seed });
+    const run = (seed) => page.evaluate((o) => window.__cats.generate(o),
+      { breed: 0, steps, guidance, autoguidance: autoguidance ?? 1, seed });
     const warm = await run(1); // first run pays for kernel set-up; reported as first_step_ms
     const timed = await run(2);
     if (!warm || !timed) throw new Error(`${variant} generation failed: ${(await page.evaluate(() => window.__cats.state())).runError}`);
@@ -88,7 +93,8 @@ const version = chrome.browser.version();
 const results = [];
 try {
   log(`tiny-cats browser benchmark: Chromium ${version}, ${os.cpus().length} cores, weights "${manifest.weights.name}", `
-    + `${g.image_size}px, ${steps} steps, guidance ${guidance} (CFG inside each step)`);
+    + `${g.image_size}px, ${steps} steps, guidance ${guidance}`
+    + (autoguidance === null ? ' (CFG inside each step)' : `, autoguidance ${autoguidance} (CFG and the guide network inside each step)`));
   log('variant  threads  size MB  load ms (fetch+sha / sessions)  1st step ms  step ms  total ms  steps/s');
   for (const variant of variants) {
     for (const threads of THREADS) {
@@ -118,5 +124,5 @@ try {
 }
 if (json) {
   console.log(JSON.stringify({ benchmark: 'webclient', browser: `Chromium ${version}`, provider: 'wasm', cores: os.cpus().length,
-    weights: manifest.weights.name, image_size: g.image_size, steps, guidance, quick, results }, null, 2));
+    weights: manifest.weights.name, image_size: g.image_size, steps, guidance, autoguidance, quick, results }, null, 2));
 }

@@ -18,10 +18,11 @@ import { useThumbnails } from './hooks/useThumbnails';
 import { isSynthcats } from './lib/classify';
 import type { Selection } from './lib/conditioning';
 import type { PageConfig } from './lib/config';
-import { fastStepCounts, type Manifest } from './lib/manifest';
+import { defaultAutoguidance, fastStepCounts, type Manifest } from './lib/manifest';
 import { randomSeed } from './lib/rng';
 import { parseShare, shareQuery, SHARE_KEYS, type Mode, type ShareSettings } from './lib/share';
 import { installTestHook } from './testHook';
+import { guideText } from './ui/guide';
 
 /** The download the load makes: the chosen generator variant and the classifier's default. */
 function loadBytes(m: Manifest | null, variant: string | undefined): number | null {
@@ -74,14 +75,15 @@ export function App({ config }: { config: PageConfig }) {
     const fastCounts = fastStepCounts(manifest);
     setBlend((b) => (b.length === manifest.breeds.length ? b : manifest.breeds.map((_, i) => (i < 2 ? 0.5 : 0))));
     setValues((v) => v ?? {
-      steps: d.num_inference_steps, guidance: d.guidance_scale, seed: 0, count: 1,
+      steps: d.num_inference_steps, guidance: d.guidance_scale, autoguidance: defaultAutoguidance(manifest), seed: 0, count: 1,
       fastSteps: manifest.generator_fast?.defaults.num_inference_steps ?? null,
     });
     if (shareRead.current) return;
     shareRead.current = true;
     const q = new URLSearchParams(window.location.search);
     if (!SHARE_KEYS.some((k) => q.has(k))) return;
-    const { values: s, notices: n } = parseShare(window.location.search, manifest.breeds, fastCounts);
+    const { values: s, notices: n } = parseShare(window.location.search, manifest.breeds, fastCounts,
+      Boolean(manifest.generator.guide));
     setNotices(n);
     if (s.selection?.kind === 'breed') setBreed(s.selection.breed);
     if (s.selection?.kind === 'blend') setBlend(s.selection.weights);
@@ -91,6 +93,7 @@ export function App({ config }: { config: PageConfig }) {
       ...v,
       seed: s.seed ?? v.seed,
       guidance: s.guidance ?? v.guidance,
+      autoguidance: s.autoguidance ?? v.autoguidance,
       steps: s.mode !== 'fast' && s.steps !== undefined ? s.steps : v.steps,
       fastSteps: s.mode === 'fast' && s.steps !== undefined ? s.steps : v.fastSteps,
     });
@@ -124,7 +127,10 @@ export function App({ config }: { config: PageConfig }) {
   const generate = (s = seed) => {
     if (!ready || !values) return;
     if (fast && values.fastSteps !== null) void generation.generate({ graph: 'fast', selection, steps: values.fastSteps, seed: s }, values.count);
-    else void generation.generate({ selection, steps: values.steps, guidance: values.guidance, seed: s }, values.count);
+    else {
+      const { steps, guidance, autoguidance, count } = values;
+      void generation.generate({ selection, steps, guidance, autoguidance, seed: s }, count);
+    }
   };
   useEffect(() => {
     if (!autoRun || !ready) return;
@@ -143,11 +149,12 @@ export function App({ config }: { config: PageConfig }) {
   }, []);
   const restyle = () => {
     if (ready && values && upload) {
-      void generation.restyle({ selection, steps: values.steps, guidance: values.guidance, seed, image: upload, strength });
+      const { steps, guidance, autoguidance } = values;
+      void generation.restyle({ selection, steps, guidance, autoguidance, seed, image: upload, strength });
     }
   };
 
-  // The address bar names the cat on screen: breed or blend, seed, mode, steps, guidance (src/lib/share.ts).
+  // The address bar names the cat on screen: breed or blend, seed, mode, steps, guidance, guide (src/lib/share.ts).
   const shown = generation.images[0];
   const breeds = manifest?.breeds ?? [];
   const shareUrl = useMemo(() => {
@@ -163,8 +170,10 @@ export function App({ config }: { config: PageConfig }) {
   }, [shareUrl]);
 
   const target = blendOn ? 'the blend' : breeds[breed] ?? 'a breed';
+  const hasGuide = Boolean(manifest?.generator.guide);
   const restyleNote = live ? 'Switch Live off to restyle.'
-    : mode === 'fast' && values ? `Restyle uses quality mode (${values.steps} steps, guidance ${values.guidance.toFixed(1)}).` : null;
+    : mode === 'fast' && values ? `Restyle uses quality mode (${values.steps} steps, guidance ${values.guidance.toFixed(1)}`
+      + `${hasGuide ? `, guide ${guideText(values.autoguidance)}` : ''}).` : null;
   const variants = manifest ? Object.keys(manifest.generator.variants) : [];
 
   return (
@@ -203,7 +212,8 @@ export function App({ config }: { config: PageConfig }) {
               </div>
               {values ? (
                 <AdvancedSettings mode={fast ? 'fast' : 'quality'} values={values} onChange={change} fastCounts={fastCounts}
-                  bakedIn={manifest?.generator_fast?.guidance.baked_in ?? null} onNewSeed={newSeed} disabled={!ready || genBusy}
+                  bakedIn={manifest?.generator_fast?.guidance.baked_in ?? null} hasGuide={hasGuide}
+                  onNewSeed={newSeed} disabled={!ready || genBusy}
                   variants={variants} variant={worker.variant ?? manifest?.generator.default_variant ?? ''}
                   onVariant={worker.setVariant} />
               ) : null}

@@ -5,13 +5,17 @@
 import type { Classification } from './hooks/useClassification';
 import type { Generation, LiveReport, RunStats } from './hooks/useGeneration';
 import type { ModelWorker } from './hooks/useModelWorker';
+import { defaultAutoguidance } from './lib/manifest';
 
 /** The page's hooks, as the buttons use them. */
 export interface Hooks { worker: ModelWorker; generation: Generation; classification: Classification }
 
-/** A generation as the page's buttons would ask for it; the fast graph takes no guidance. */
+/**
+ * A generation as the page's buttons would ask for it; the fast graph takes no guidance. autoguidance: the guide's
+ * scale, the manifest's default when left out (where the page's Guide slider starts).
+ */
 export type HookGenerate = { breed?: number; blend?: number[]; steps: number; seed: number }
-  & ({ graph?: 'quality'; guidance: number } | { graph: 'fast' });
+  & ({ graph?: 'quality'; guidance: number; autoguidance?: number } | { graph: 'fast' });
 
 export interface TestHook {
   /** Noise (CHW float32 values) the next generations start from; null returns to seeded browser noise. */
@@ -73,10 +77,13 @@ export function installTestHook(hooks: () => Hooks): void {
       return c ? { verdict: c.result.verdict, probabilities: c.result.probabilities, oodScore: c.result.oodScore, input: Array.from(c.input) } : null;
     },
     generate: async (o) => {
+      const { worker: { manifest }, generation } = hooks();
+      if (!manifest) return null;
       const selection = o.blend ? { kind: 'blend' as const, weights: o.blend } : { kind: 'breed' as const, breed: o.breed ?? 0 };
-      const r = (await hooks().generation.generate(o.graph === 'fast'
+      const r = (await generation.generate(o.graph === 'fast'
         ? { graph: 'fast', selection, steps: o.steps, seed: o.seed }
-        : { selection, steps: o.steps, guidance: o.guidance, seed: o.seed }))?.[0];
+        : { selection, steps: o.steps, guidance: o.guidance, autoguidance: o.autoguidance ?? defaultAutoguidance(manifest),
+          seed: o.seed }))?.[0];
       return r ? { image: Array.from(r.image), stats: r.stats } : null;
     },
   };

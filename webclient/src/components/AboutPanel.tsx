@@ -1,7 +1,7 @@
 import type { ClassifyState } from '../hooks/useClassification';
 import type { Generation } from '../hooks/useGeneration';
 import type { LoadState } from '../hooks/useModelWorker';
-import type { Manifest } from '../lib/manifest';
+import { guidanceInterval, type Manifest } from '../lib/manifest';
 import { Dashboard } from './Dashboard';
 
 /**
@@ -12,6 +12,7 @@ export function AboutPanel({ manifest, load, generation, classification, hasFast
   manifest: Manifest | null; load: LoadState; generation: Generation; classification: ClassifyState | null; hasFast: boolean;
 }) {
   const r = classification?.result;
+  const interval = manifest ? guidanceInterval(manifest) : null;
   return (
     <details className="panel about" data-testid="about">
       <summary>About these weights and this page</summary>
@@ -19,6 +20,9 @@ export function AboutPanel({ manifest, load, generation, classification, hasFast
         <dl className="facts">
           <div><dt>Weights</dt><dd data-testid="about-weights">{manifest.weights.name}</dd></div>
           {manifest.weights.trained_on ? <div><dt>Trained on</dt><dd>{manifest.weights.trained_on}</dd></div> : null}
+          {interval ? (
+            <div><dt>Guidance</dt><dd data-testid="about-interval">applies between σ {interval[0]} and {interval[1]}</dd></div>
+          ) : null}
           {r && r.oodScore !== null && r.oodThreshold !== null ? (
             <div>
               <dt>Last photo&apos;s familiarity distance</dt>

@@ -1,18 +1,25 @@
 import type { Mode } from '../lib/share';
 import { LIMITS } from '../lib/share';
 import { MAX_SEED } from '../lib/rng';
+import { guideText } from '../ui/guide';
 
-export interface SettingsValues { steps: number; fastSteps: number | null; guidance: number; seed: number; count: number }
+/** autoguidance: the Guide slider's scale (1 = off; stays 1 when the weights have no guide). */
+export interface SettingsValues {
+  steps: number; fastSteps: number | null; guidance: number; autoguidance: number; seed: number; count: number;
+}
 
 /**
- * Steps, guidance, seed, image count and the generator's precision, folded away: the defaults are the weights'
+ * Steps, guidance, guide, seed, image count and the generator's precision, folded away: the defaults are the weights'
  * own (from the manifest), and most visitors never need to open this.
  */
-export function AdvancedSettings({ mode, values, onChange, fastCounts, bakedIn, onNewSeed, variants, variant, onVariant, disabled }: {
+export function AdvancedSettings({ mode, values, onChange, fastCounts, bakedIn, hasGuide, onNewSeed, variants, variant,
+  onVariant, disabled }: {
   mode: Mode; values: SettingsValues; onChange: (v: Partial<SettingsValues>) => void; fastCounts: number[];
   /** The guidance scale the fast graph has built in. */
-  bakedIn: number | null; onNewSeed: () => void; variants: string[]; variant: string; onVariant: (v: string) => void;
-  disabled: boolean;
+  bakedIn: number | null;
+  /** Whether the step graph has a guide network (manifest.generator.guide): the Guide slider is shown only then. */
+  hasGuide: boolean;
+  onNewSeed: () => void; variants: string[]; variant: string; onVariant: (v: string) => void; disabled: boolean;
 }) {
   const fast = mode === 'fast';
   return (
@@ -41,6 +48,13 @@ export function AdvancedSettings({ mode, values, onChange, fastCounts, bakedIn, 
             value={fast ? bakedIn ?? 1 : values.guidance} disabled={fast} data-testid="guidance"
             onChange={(e) => onChange({ guidance: Number(e.target.value) })} />
         </label>
+        {hasGuide ? (
+          <label>Guide <output data-testid="guide-value">{fast ? 'built in' : guideText(values.autoguidance)}</output>
+            <input type="range" min={LIMITS.autoguidance[0]} max={LIMITS.autoguidance[1]} step={0.1}
+              value={values.autoguidance} disabled={fast} data-testid="guide"
+              onChange={(e) => onChange({ autoguidance: Number(e.target.value) })} />
+          </label>
+        ) : null}
         <label>Seed
           <span className="seed-row">
             <input type="number" min={0} max={MAX_SEED} value={values.seed} data-testid="seed"
@@ -63,6 +77,11 @@ export function AdvancedSettings({ mode, values, onChange, fastCounts, bakedIn, 
       {fast && bakedIn !== null ? (
         <p className="note" data-testid="guidance-note">
           Fast mode takes no guidance setting: the quality model&apos;s guidance {bakedIn.toFixed(1)} is built in.
+        </p>
+      ) : null}
+      {hasGuide && !fast ? (
+        <p className="note" data-testid="guide-note">
+          Guide: autoguidance by a weaker copy of the model; 1 = classifier-free guidance only.
         </p>
       ) : null}
       <p className="note">The same seed and settings give the same cat here, in the Gradio demo and in Python.</p>

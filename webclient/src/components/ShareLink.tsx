@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 
-/** "Copy link": the page's address, which names breed or blend, seed, mode, steps and guidance of the result. */
+/** "Copy link": the page's address, which names breed or blend, seed, mode, steps, guidance and guide of the result. */
 export function ShareLink({ url }: { url: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'manual'>('idle');
   useEffect(() => setState('idle'), [url]);

@@ -31,8 +31,11 @@ export interface RunResult {
   count: number;
 }
 
-export interface QualityOptions { graph?: 'quality'; selection: Selection; steps: number; guidance: number; seed: number }
-/** The few-step graph has no guidance input: its guidance is baked in. */
+/** autoguidance: the guide network's weight (1 = off; the only value for weights without a guide). */
+export interface QualityOptions {
+  graph?: 'quality'; selection: Selection; steps: number; guidance: number; autoguidance: number; seed: number;
+}
+/** The few-step graph has no guidance inputs: its guidance is baked in. */
 export interface FastOptions { graph: 'fast'; selection: Selection; steps: number; seed: number }
 export type GenerateOptions = QualityOptions | FastOptions;
 export interface RestyleOptions extends QualityOptions { image: Blob; strength: number }
@@ -77,10 +80,12 @@ const FAST_HISTORY = 200;
 
 type GenerationRequest = Extract<NewRequest, { type: 'generate' | 'restyle' | 'generateFast' }>;
 
-/** The share settings of a run. */
-function settingsOf(o: GenerateOptions | RestyleOptions): ShareSettings {
+/** The share settings of a run (the autoguidance scale only when the weights have a guide to weigh). */
+function settingsOf(m: Manifest, o: GenerateOptions | RestyleOptions): ShareSettings {
   const base = { selection: o.selection, seed: o.seed, steps: o.steps };
-  return o.graph === 'fast' ? { ...base, mode: 'fast' } : { ...base, mode: 'quality', guidance: o.guidance };
+  if (o.graph === 'fast') return { ...base, mode: 'fast' };
+  const guided = { ...base, mode: 'quality' as const, guidance: o.guidance };
+  return m.generator.guide ? { ...guided, autoguidance: o.autoguidance } : guided;
 }
 
 /** The worker request for a run; throws RangeError naming a bad selection. */
@@ -88,8 +93,9 @@ function generationRequest(m: Manifest, o: GenerateOptions | RestyleOptions, noi
   const weights = Array.from(classWeights(m, o.selection));
   const base = { weights, steps: o.steps, seed: o.seed, noise };
   if (o.graph === 'fast') return { type: 'generateFast', ...base };
-  if ('image' in o) return { type: 'restyle', ...base, guidance: o.guidance, image: o.image, strength: o.strength };
-  return { type: 'generate', ...base, guidance: o.guidance };
+  const scales = { guidance: o.guidance, autoguidance: o.autoguidance };
+  if ('image' in o) return { type: 'restyle', ...base, ...scales, image: o.image, strength: o.strength };
+  return { type: 'generate', ...base, ...scales };
 }
 
 export function useGeneration(worker: ModelWorker): Generation {
@@ -154,7 +160,7 @@ export function useGeneration(worker: ModelWorker): Generation {
   const run = useCallback(async (o: GenerateOptions | RestyleOptions, count: number): Promise<RunResult[] | null> => {
     if (!manifest || !ready) return null;
     const kind = 'image' in o ? 'restyle' : 'generate';
-    const settings = settingsOf(o);
+    const settings = settingsOf(manifest, o);
     const n = imageLength(manifest.generator);
     // Several images: the seed's noise stream cut into images, so image 1 is the one-image run's picture.
     const stream = count > 1 && !noiseRef.current ? gaussianNoise(n * count, o.seed) : null;
@@ -213,7 +219,7 @@ export function useGeneration(worker: ModelWorker): Generation {
       onError: (err) => setRunError(errorMessage(err)),
       onStats: setLiveStats,
     });
-    liveRef.current.update({ req, settings: settingsOf({ ...o, graph: 'fast' }) });
+    liveRef.current.update({ req, settings: settingsOf(manifest, { ...o, graph: 'fast' }) });
   }, [manifest, send, cancelRequest, showResult]);
 
   const liveReport = useCallback((): LiveReport => {

@@ -3,15 +3,17 @@
  * so the browser worker and the node golden-replay test run the very same code.
  *
  * Generator step graph (manifest.generator): sample (B,3,S,S), sigma (B), sigma_next (B), class_weights (B,13),
- * guidance_scale (1) -> next_sample (B,3,S,S), pred_x0 (B,3,S,S). Few-step graph (manifest.generator_fast): the same
- * without guidance_scale (guidance is baked in). Classifier: image (B,3,S,S) -> logits (B,13), features (B,D).
+ * guidance_scale (1), and autoguidance_scale (1) when it holds a guide network (manifest.generator.guide)
+ * -> next_sample (B,3,S,S), pred_x0 (B,3,S,S). Few-step graph (manifest.generator_fast): the same without either
+ * guidance input (guidance is baked in). Classifier: image (B,3,S,S) -> logits (B,13), features (B,D).
  */
 import type { GeneratorSection, Manifest, TensorSpec } from './manifest';
 import {
-  CLASSIFIER_FEATURES, CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, GENERATOR_FAST_INPUTS, GENERATOR_INPUTS, GENERATOR_OUTPUTS,
+  CLASSIFIER_FEATURES, CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, GENERATOR_FAST_INPUTS, GENERATOR_GUIDE_INPUT, GENERATOR_INPUTS,
+  GENERATOR_OUTPUTS,
 } from './manifest';
 import { WorkerError } from './protocol';
-import type { StepFn } from './sampler';
+import { guidanceAt, type GuidanceInterval, type StepFn, type StepScales } from './sampler';
 
 export interface OrtTensorLike {
   readonly data: unknown;
@@ -50,24 +52,44 @@ export function imageLength(g: GeneratorSection, batch = 1): number {
 }
 
 /**
- * A StepFn for a batch of `batch` images sharing `weights` ((B*slots) row-major) and `guidance`.
- * The guidance scale goes into the graph; it is never applied here.
+ * The guided graph's scales, as checkGuidance and checkAutoguidance return them (autoguidance null when no guide runs:
+ * a scale of 1, or a graph without a guide), and the sigmas where they apply (manifest.generator.defaults
+ * .guidance_interval; null: every step).
+ */
+export interface GuidanceScales { guidance: number; autoguidance: number | null; interval: GuidanceInterval | null }
+
+/**
+ * A StepFn for a batch of `batch` images sharing `weights` ((B*slots) row-major) and the guidance scales. The scales
+ * go into the graph; they are never applied here. Each call feeds the scales guidanceAt gives for its sigma: the
+ * request's inside the interval, 1 outside it (the graph then returns the conditional velocity; it still runs every
+ * branch). A graph with a guide always takes autoguidance_scale (its guide runs either way; guide.off turns its term
+ * off, as cats/onnx/pipeline.py feeds it).
  */
 export function generatorStep(ort: OrtLike, session: OrtSessionLike, m: Manifest, weights: Float32Array,
-  guidance: number, batch = 1): StepFn {
-  const guidanceName = GENERATOR_INPUTS[4];
-  return stepWith(ort, session, m, weights, batch, { [guidanceName]: new ort.Tensor('float32', Float32Array.of(guidance), [1]) });
+  scales: GuidanceScales, batch = 1): StepFn {
+  const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), [1]);
+  const guide = m.generator.guide;
+  if (!guide && scales.autoguidance !== null) throw new RangeError('autoguidance needs a guide network, and this graph has none');
+  const feedsFor = (at: StepScales): Record<string, OrtTensorLike> => {
+    const feeds: Record<string, OrtTensorLike> = { [GENERATOR_INPUTS[4]]: scalar(at.guidance as number) };
+    if (guide) feeds[GENERATOR_GUIDE_INPUT] = scalar(at.autoguidance ?? guide.off);
+    return feeds;
+  };
+  return stepWith(ort, session, m, weights, batch, (sigma) => feedsFor(guidanceAt(scales, scales.interval, sigma)));
 }
 
-/** A StepFn of the few-step graph (manifest.generator_fast): the same feeds without guidance_scale. */
+/** A StepFn of the few-step graph (manifest.generator_fast): the same feeds without the guidance scales. */
 export function fastGeneratorStep(ort: OrtLike, session: OrtSessionLike, m: Manifest, weights: Float32Array,
   batch = 1): StepFn {
-  return stepWith(ort, session, m, weights, batch, {});
+  return stepWith(ort, session, m, weights, batch, () => ({}));
 }
 
-/** One step graph call per StepFn call: sample, sigma, sigma_next and class_weights, plus the graph's `extra` feeds. */
+/**
+ * One step graph call per StepFn call: sample, sigma, sigma_next and class_weights, plus the graph's `extra` feeds
+ * for the step starting at sigma.
+ */
 function stepWith(ort: OrtLike, session: OrtSessionLike, m: Manifest, weights: Float32Array, batch: number,
-  extra: Record<string, OrtTensorLike>): StepFn {
+  extra: (sigma: number) => Record<string, OrtTensorLike>): StepFn {
   const g = m.generator;
   const slots = m.null_id + 1;
   if (weights.length !== batch * slots) {
@@ -86,7 +108,7 @@ function stepWith(ort: OrtLike, session: OrtSessionLike, m: Manifest, weights: F
       [sigmaName]: new ort.Tensor('float32', new Float32Array(batch).fill(sigma), [batch]),
       [sigmaNextName]: new ort.Tensor('float32', new Float32Array(batch).fill(sigmaNext), [batch]),
       [weightsName]: w,
-      ...extra,
+      ...extra(sigma),
     });
     return { next: output(result, nextName), predX0: output(result, predName) };
   };

@@ -5,6 +5,7 @@
  * Schema: docs/ARCHITECTURE.md, "Manifest".
  */
 import type { OodSection } from './ood';
+import { checkInterval, type GuidanceInterval } from './sampler';
 
 export interface TensorSpec {
   name: string;
@@ -33,7 +34,30 @@ export interface GeneratorSection extends GraphSection {
   pixel_range: [number, number];
   prediction_type: string;
   scheduler: { name: string; shift: number; num_train_timesteps: number; sigmas: Record<string, number[]> };
-  defaults: { num_inference_steps: number; guidance_scale: number };
+  /**
+   * autoguidance_scale only when `guide` is set. guidance_interval [lo, hi]: the sigmas where guidance applies (a
+   * property of the weights; steps starting outside feed both scales as 1); absent or null: every step.
+   */
+  defaults: {
+    num_inference_steps: number; guidance_scale: number; autoguidance_scale?: number;
+    guidance_interval?: [number, number] | null;
+  };
+  /** The guide network inside the step graph (autoguidance); absent or null when the graph has none. */
+  guide?: GuideSection | null;
+}
+
+/**
+ * A weaker copy of the generator that runs inside the step graph (cats/export/manifest.py::guide_entry). The graph
+ * then takes one more input, `input` (autoguidance_scale), and adds (w - 1) (v_cond - v_guide) to the CFG velocity
+ * (cats/convention.py::guide), so `off` (1) is classifier-free guidance only.
+ */
+export interface GuideSection {
+  hidden_size: number;
+  depth: number;
+  prediction_type: string;
+  parameters: number;
+  input: typeof GENERATOR_GUIDE_INPUT;
+  off: number;
 }
 
 /**
@@ -84,6 +108,8 @@ export type GraphKind = 'generator' | 'generator_fast' | 'classifier';
 /** The generator step graph's inputs and outputs, by the names the export contract gives them. */
 export const GENERATOR_INPUTS = ['sample', 'sigma', 'sigma_next', 'class_weights', 'guidance_scale'] as const;
 export const GENERATOR_OUTPUTS = ['next_sample', 'pred_x0'] as const;
+/** The step graph's sixth input, present exactly when manifest.generator.guide is set. */
+export const GENERATOR_GUIDE_INPUT = 'autoguidance_scale';
 /** The few-step graph: the same step without guidance_scale (same outputs). */
 export const GENERATOR_FAST_INPUTS = ['sample', 'sigma', 'sigma_next', 'class_weights'] as const;
 export const CLASSIFIER_INPUTS = ['image'] as const;
@@ -118,12 +144,32 @@ function checkGraph(section: GraphSection, label: string, inputs: readonly strin
   }
 }
 
+/** The guide block, its input and its default agree: all present (a guided graph) or all absent. */
+function checkGuide(g: GeneratorSection): void {
+  const takes = g.inputs.some((t) => t.name === GENERATOR_GUIDE_INPUT);
+  const scale = g.defaults.autoguidance_scale;
+  if (!g.guide) {
+    need(!takes, `generator takes ${GENERATOR_GUIDE_INPUT}, but generator.guide is null (no guide network to weigh)`);
+    need(scale === undefined, 'generator.defaults.autoguidance_scale is set, but generator.guide is null');
+    return;
+  }
+  need(g.guide.input === GENERATOR_GUIDE_INPUT,
+    `generator.guide.input is ${JSON.stringify(g.guide.input)}, expected "${GENERATOR_GUIDE_INPUT}"`);
+  need(takes, `generator has a guide but no input "${GENERATOR_GUIDE_INPUT}" (has ${g.inputs.map((t) => t.name).join(', ')})`);
+  // 1 is where cats/convention.py::guide reduces to CFG; the page's slider and share links start there
+  need(g.guide.off === 1, `generator.guide.off is ${String(g.guide.off)}, expected 1 (the scale that turns the guide off)`);
+  need(typeof scale === 'number' && Number.isFinite(scale) && scale >= 1,
+    `generator.defaults.autoguidance_scale is ${String(scale)}, expected a number >= 1 with a guide`);
+}
+
 function checkFast(f: FastGeneratorSection, g: GeneratorSection): void {
   need(f.image_size === g.image_size && f.channels === g.channels,
     `generator_fast makes ${f.image_size}px images with ${f.channels} channels, generator ${g.image_size}px with ${g.channels}`);
   checkGraph(f, 'generator_fast', GENERATOR_FAST_INPUTS, GENERATOR_OUTPUTS);
-  need(!f.inputs.some((t) => t.name === 'guidance_scale'),
-    'generator_fast takes guidance_scale, but its guidance is baked in (a second guidance would apply it twice)');
+  for (const name of ['guidance_scale', GENERATOR_GUIDE_INPUT]) {
+    need(!f.inputs.some((t) => t.name === name),
+      `generator_fast takes ${name}, but its guidance is baked in (a second guidance would apply it twice)`);
+  }
   need(typeof f.guidance?.baked_in === 'number', 'generator_fast.guidance.baked_in missing');
   const sigmas = f.scheduler?.sigmas;
   need(sigmas && Object.keys(sigmas).length > 0, 'generator_fast.scheduler.sigmas missing');
@@ -152,6 +198,14 @@ export function parseManifest(json: unknown): Manifest {
   need(g.scheduler && g.scheduler.sigmas && Object.keys(g.scheduler.sigmas).length > 0, 'generator.scheduler.sigmas missing');
   need(g.defaults && Number.isInteger(g.defaults.num_inference_steps), 'generator.defaults missing');
   checkGraph(g, 'generator', GENERATOR_INPUTS, GENERATOR_OUTPUTS);
+  checkGuide(g);
+  if (g.defaults.guidance_interval !== undefined) {
+    try {
+      checkInterval(g.defaults.guidance_interval); // cats/sampling.py::check_interval, as the Python pipelines read it
+    } catch (err) {
+      need(false, `generator.defaults.${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   if (m.generator_fast) checkFast(m.generator_fast, g);
   if (m.classifier) {
     const c = m.classifier;
@@ -165,6 +219,19 @@ export function parseManifest(json: unknown): Manifest {
     }
   }
   return m;
+}
+
+/**
+ * The autoguidance scale a run uses unless told otherwise: the manifest's default with a guide, else 1 (off: the
+ * graph has no guide, and the only scale it accepts is 1).
+ */
+export function defaultAutoguidance(m: Manifest): number {
+  return m.generator.guide ? (m.generator.defaults.autoguidance_scale as number) : 1;
+}
+
+/** The sigmas [lo, hi] where the weights' guidance applies (parseManifest checked them); null: every step. */
+export function guidanceInterval(m: Manifest): GuidanceInterval | null {
+  return m.generator.defaults.guidance_interval ?? null;
 }
 
 /** The step counts the export wrote exact sigmas for, ascending. */

@@ -3,7 +3,9 @@
  * the worker answers each with intermediate messages (progress, manifest, fastLoaded, step) and exactly one final message
  * (loaded | generated | classified | thumbnails | error). `generateFast` runs the few-step graph, which the worker
  * loads the first time one arrives (its progress and fastLoaded messages go to that request); it has no guidance
- * field because the graph has none (guidance is baked in). Errors travel as messages, never as a silent null.
+ * fields because the graph has none (guidance is baked in). generate and restyle carry both scales: `guidance`
+ * (classifier-free) and `autoguidance` (the guide network's weight, >= 1; 1 = off, the only value a graph without a
+ * guide accepts). Errors travel as messages, never as a silent null.
  * Float32Array payloads are transferred, not copied.
  */
 import type { Classification } from './classify';
@@ -16,10 +18,10 @@ export type WorkerRequest =
   | { type: 'load'; id: number; baseUrl: string; generatorVariant?: string; classifierVariant?: string;
       /** The few-step graph's variant, when it has one by this name; else its default_variant. */
       fastVariant?: string; provider: ProviderChoice; threads?: number }
-  | { type: 'generate'; id: number; weights: number[]; steps: number; guidance: number; seed: number;
-      noise?: Float32Array }
-  | { type: 'restyle'; id: number; weights: number[]; steps: number; guidance: number; seed: number;
-      strength: number; image: Blob; noise?: Float32Array }
+  | { type: 'generate'; id: number; weights: number[]; steps: number; guidance: number; autoguidance: number;
+      seed: number; noise?: Float32Array }
+  | { type: 'restyle'; id: number; weights: number[]; steps: number; guidance: number; autoguidance: number;
+      seed: number; strength: number; image: Blob; noise?: Float32Array }
   | { type: 'generateFast'; id: number; weights: number[]; steps: number; seed: number; noise?: Float32Array }
   | { type: 'classify'; id: number; image: Blob }
   | { type: 'thumbnails'; id: number; steps: number; seed: number }

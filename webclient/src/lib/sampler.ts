@@ -3,8 +3,10 @@
  * each Python one (tests/fixtures/sampling.json, written by Python, proves them equal; docs/ARCHITECTURE.md,
  * "Sampling core"):
  *
- *   checkSteps, checkGuidance, checkSampler     cats/schedule.py::check_steps, cats/sampling.py::check_guidance,
- *                                               check_choice("sampler", ...) (strength: schedule.ts)
+ *   checkSteps, checkGuidance,                  cats/schedule.py::check_steps, cats/sampling.py::check_guidance,
+ *   checkAutoguidance, checkSampler             check_autoguidance, check_choice("sampler", ...) (strength: schedule.ts)
+ *   checkInterval, guidanceAt                   check_interval, guidance_at (cats/convention.py::in_interval): the
+ *                                               scales a step starting at sigma feeds (1 outside the interval)
  *   initialSample(noise, sigmas, image?)        initial_sample: noise, or the restyle mix (1 - s0) * image + s0 * noise
  *   runSampler({init, sigmas, step, sampler})   run_sampler: for i in 0..steps-1: x, pred_x0 = step(x, sigmas[i],
  *                                               sigmas[i+1]), with Heun's correction on steps ending at or above sigmaMin
@@ -14,8 +16,8 @@
  * rng.ts's gaussianNoise), step_callback (onStep below only observes) and postprocess (canvas.ts draws the tensor).
  * The call's sequence, cats/sampling.py::generate and restyle, is the worker's sampleAndPost.
  *
- * One graph call per step: the Euler update and classifier-free guidance are inside the exported graph, so this
- * loop never combines velocities itself, so guidance cannot be applied twice.
+ * One graph call per step: the Euler update, classifier-free guidance and autoguidance are inside the exported graph,
+ * so this loop never combines velocities itself, so guidance cannot be applied twice.
  * Tensors are CHW (or NCHW) float32 arrays.
  */
 
@@ -56,6 +58,55 @@ export function checkGuidance(guidance: number): number {
     throw new RangeError(`guidance_scale must be a finite number >= 0 (1 = no guidance), got ${guidance}`);
   }
   return guidance;
+}
+
+/**
+ * cats/sampling.py::check_autoguidance: the weight of the guide network (1 = off), checked against the graph
+ * (`hasGuide`: manifest.generator.guide is set). Returns the scale, or null when no guide runs (a scale of 1).
+ */
+export function checkAutoguidance(scale: number, hasGuide: boolean): number | null {
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale < 1) {
+    throw new RangeError(`autoguidance_scale must be a finite number >= 1 (1 = off: classifier-free guidance only), got ${scale}`);
+  }
+  if (scale !== 1 && !hasGuide) {
+    throw new RangeError(`autoguidance_scale=${scale} needs a guide network, and these weights have none: use 1 `
+      + '(classifier-free guidance only), or export weights saved with a guide');
+  }
+  return scale === 1 ? null : scale;
+}
+
+/** Sigmas (lo, hi) where guidance applies (Kynkäänniemi et al. 2024); null: every step. */
+export type GuidanceInterval = readonly [number, number];
+
+/**
+ * cats/sampling.py::check_interval: two finite numbers with 0 <= lo < hi <= 1, or null (guidance at every step).
+ * Stricter than Python only in its types: the two values must be numbers (Python also takes what float() reads).
+ */
+export function checkInterval(interval: unknown): GuidanceInterval | null {
+  if (interval === null) return null;
+  if (!Array.isArray(interval) || interval.length !== 2 || !interval.every((v) => typeof v === 'number')) {
+    throw new RangeError(`guidance_interval must be two sigmas (lo, hi) or null, got ${JSON.stringify(interval)}`);
+  }
+  const [lo, hi] = interval as [number, number];
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo >= 0 && lo < hi && hi <= 1)) {
+    throw new RangeError(`guidance_interval must have 0 <= lo < hi <= 1, got [${lo}, ${hi}]`);
+  }
+  return [lo, hi];
+}
+
+/** A step's guidance scales: `guidance` null in fast mode (baked in), `autoguidance` null when no guide runs. */
+export interface StepScales { guidance: number | null; autoguidance: number | null }
+
+/**
+ * Twin of cats/sampling.py::guidance_at (with cats/convention.py::in_interval): the scales a step starting at `sigma`
+ * applies. Inside the interval (lo <= sigma <= hi, both ends included; a null interval holds every sigma) the call's
+ * own; outside it guidance 1 and no guide (the conditional velocity alone); fast mode's (null, null) everywhere.
+ */
+export function guidanceAt(scales: StepScales, interval: GuidanceInterval | null, sigma: number): StepScales {
+  if (scales.guidance === null || interval === null || (interval[0] <= sigma && sigma <= interval[1])) {
+    return { guidance: scales.guidance, autoguidance: scales.autoguidance };
+  }
+  return { guidance: 1, autoguidance: null };
 }
 
 /** cats/sampling.py::check_choice("sampler", ...). */

@@ -4,7 +4,8 @@
  *
  *   ?breed=British%20Shorthair             one breed, by its name in the manifest
  *   ?blend=Siamese:0.5,Persian:0.5          or a blend: breed:weight pairs (weights 0..1, normalised when drawn)
- *   &seed=0..4294967295  &mode=quality|fast  &steps=N  &guidance=G (quality mode only: fast has it baked in)
+ *   &seed=0..4294967295  &mode=quality|fast  &steps=N  &guidance=G  &guide=W (W: the autoguidance scale, 1..5;
+ *                                           guidance and guide are quality mode's only: fast has its guidance baked in)
  *
  * A missing value takes the page's default; a bad one is dropped with a plain-words notice, never an error page.
  * Download names: tiny-cats_<subject>_seed<seed>_<mode>.png, with _<k> (k from 1) when one run made several images.
@@ -22,13 +23,15 @@ export interface ShareSettings {
   steps: number;
   /** Quality mode's guidance scale; absent in fast mode. */
   guidance?: number;
+  /** Quality mode's autoguidance scale (1 = off); absent in fast mode and when the weights have no guide. */
+  autoguidance?: number;
 }
 
 /** The accepted ranges: the same as the demo's sliders, so a link from either opens in both. */
-export const LIMITS = { steps: [1, 100], guidance: [0, 15], count: [1, 4] } as const;
+export const LIMITS = { steps: [1, 100], guidance: [0, 15], autoguidance: [1, 5], count: [1, 4] } as const;
 
 /** The query keys this module owns; the page's own settings (?provider=, ?variant=, ...) are left alone. */
-export const SHARE_KEYS = ['breed', 'blend', 'seed', 'mode', 'steps', 'guidance'] as const;
+export const SHARE_KEYS = ['breed', 'blend', 'seed', 'mode', 'steps', 'guidance', 'guide'] as const;
 
 export interface ParsedShare {
   /** The values the link set (each one valid); missing ones stay undefined. */
@@ -76,9 +79,10 @@ function parseBlend(text: string, breeds: string[]): number[] | string {
 
 /**
  * The share settings in a query string. `breeds` are the manifest's names; `fastSteps` the few-step graph's step
- * counts ([] when the weights have none). Every value is checked here, once; the page uses what comes back as is.
+ * counts ([] when the weights have none); `hasGuide` whether the step graph has a guide network (without one, only
+ * guide=1, off, is taken). Every value is checked here, once; the page uses what comes back as is.
  */
-export function parseShare(search: string, breeds: string[], fastSteps: number[]): ParsedShare {
+export function parseShare(search: string, breeds: string[], fastSteps: number[], hasGuide = true): ParsedShare {
   const q = new URLSearchParams(search);
   const values: Partial<ShareSettings> = {};
   const notices: string[] = [];
@@ -129,6 +133,16 @@ export function parseShare(search: string, breeds: string[], fastSteps: number[]
     else if (!(v >= lo && v <= hi)) ignore('guidance', `"${guidance}" should be a number from ${lo} to ${hi}`);
     else values.guidance = v;
   }
+
+  const guide = q.get('guide');
+  if (guide !== null) {
+    const v = number(guide);
+    const [lo, hi] = LIMITS.autoguidance;
+    if (fast) ignore('guide', 'fast mode has its guidance built in');
+    else if (!(v >= lo && v <= hi)) ignore('guide', `"${guide}" should be a number from ${lo} to ${hi}`);
+    else if (!hasGuide && v !== 1) ignore('guide', 'these weights have no guide network');
+    else values.autoguidance = v;
+  }
   return { values, notices };
 }
 
@@ -145,6 +159,7 @@ export function shareQuery(s: ShareSettings, breeds: string[], search = ''): str
   q.set('mode', s.mode);
   q.set('steps', String(s.steps));
   if (s.mode === 'quality' && s.guidance !== undefined) q.set('guidance', decimal(s.guidance));
+  if (s.mode === 'quality' && s.autoguidance !== undefined) q.set('guide', decimal(s.autoguidance));
   // URLSearchParams writes spaces as "+"; %20 reads the same everywhere and survives more chat apps.
   return q.toString().replace(/\+/g, '%20');
 }

@@ -7,16 +7,17 @@
 import type { InferenceSession } from 'onnxruntime-web';
 import { classify } from '../lib/classify';
 import { classifierOutputs, checkSession, fastGeneratorStep, generatorStep, imageLength } from '../lib/engine';
-import { fastSigmas, graphVariant, parseManifest, ManifestError, type Manifest } from '../lib/manifest';
+import { defaultAutoguidance, fastSigmas, graphVariant, parseManifest, ManifestError, type Manifest } from '../lib/manifest';
 import { oodStats, type OodStats } from '../lib/ood';
 import { fetchVerified } from '../lib/modelStore';
 import {
   isWorkerRequest, toErrorResponse, transferables, WorkerError, type WorkerRequest, type WorkerResponse,
 } from '../lib/protocol';
 import { gaussianNoise } from '../lib/rng';
-import { checkGuidance, checkSteps, initialSample, runSampler, type StepEvent, type StepFn } from '../lib/sampler';
+import { checkSteps, initialSample, runSampler, type StepEvent, type StepFn } from '../lib/sampler';
 import { sigmasFor, transferSigmas } from '../lib/schedule';
 import { toClassifierTensor, toModelTensor } from '../lib/tensor';
+import { checked, checkWeights, guidanceScales } from './checks';
 import { decodeImage } from './decode';
 import { chooseProvider, wasmThreads } from './providers';
 
@@ -128,23 +129,6 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void
   });
 }
 
-function checkWeights(m: Manifest, weights: number[]): Float32Array {
-  if (weights.length !== m.null_id + 1) {
-    throw new WorkerError('input', `class weights need ${m.null_id + 1} values, got ${weights.length}`);
-  }
-  return Float32Array.from(weights);
-}
-
-/** A request value refused by the sampling core's checks (RangeError) is the caller's input error. */
-function checked<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (err) {
-    if (err instanceof RangeError) throw new WorkerError('input', err.message);
-    throw err;
-  }
-}
-
 /** The request's noise, or its seed's (as cats/noise.py), checked against the graph's image size. */
 function requestNoise(req: { noise?: Float32Array; seed: number }, m: Manifest): Float32Array {
   const n = imageLength(m.generator);
@@ -171,20 +155,23 @@ async function sampleAndPost(req: { id: number; seed: number }, noise: Float32Ar
   post({ type: 'generated', id: req.id, image: out.slice(), stepMs, totalMs: performance.now() - t0, seed: req.seed });
 }
 
-/** generate and restyle: the guided graph over the manifest's schedule (restyle: its tail, from the photo). */
+/**
+ * generate and restyle: the guided graph (CFG, and autoguidance when it has a guide) over the manifest's schedule
+ * (restyle: its tail, from the photo), guiding only at steps inside the manifest's guidance interval.
+ */
 async function generate(req: Extract<WorkerRequest, { type: 'generate' | 'restyle' }>): Promise<void> {
   const t0 = performance.now();
   const { m, s } = ready();
   const noise = requestNoise(req, m);
   const full = sigmasFor(m, checked(() => checkSteps(req.steps)));
-  const guidance = checked(() => checkGuidance(req.guidance));
+  const scales = guidanceScales(m, req);
   let sigmas = full;
   let image: Float32Array | undefined;
   if (req.type === 'restyle') {
     sigmas = checked(() => transferSigmas(full, req.strength));
     image = toModelTensor(await decodeImage(req.image), m.generator.image_size);
   }
-  await sampleAndPost(req, noise, sigmas, generatorStep(s.ort, s.generator, m, checkWeights(m, req.weights), guidance), t0,
+  await sampleAndPost(req, noise, sigmas, generatorStep(s.ort, s.generator, m, checkWeights(m, req.weights), scales), t0,
     image);
 }
 
@@ -227,14 +214,15 @@ async function classifyImage(req: Extract<WorkerRequest, { type: 'classify' }>):
   post({ type: 'classified', id: req.id, result, ms: performance.now() - t0, input });
 }
 
-/** One small picture per breed, generated in one batch (used when the export ships no thumbnails). */
+/** One small picture per breed at the default guidance scales and interval, in one batch (used when the export ships no thumbnails). */
 async function thumbnails(req: Extract<WorkerRequest, { type: 'thumbnails' }>): Promise<void> {
   const { m, s } = ready();
   const b = m.breeds.length;
   const slots = m.null_id + 1;
   const weights = new Float32Array(b * slots);
   for (let i = 0; i < b; i++) weights[i * slots + i] = 1;
-  const step = generatorStep(s.ort, s.generator, m, weights, m.generator.defaults.guidance_scale, b);
+  const defaults = guidanceScales(m, { guidance: m.generator.defaults.guidance_scale, autoguidance: defaultAutoguidance(m) });
+  const step = generatorStep(s.ort, s.generator, m, weights, defaults, b);
   const n = imageLength(m.generator);
   const { image } = await runSampler({
     init: checked(() => gaussianNoise(n * b, req.seed)), sigmas: sigmasFor(m, checked(() => checkSteps(req.steps))), step,

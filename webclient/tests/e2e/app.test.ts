@@ -1,7 +1,8 @@
 /**
  * End to end: the built site under `vite preview` (COOP/COEP on) in Debian Chromium, driven like a visitor
  * (clicks, sliders, file uploads) and read back through the canvas and window.__cats (?testhook=1).
- * The golden images are the Python export's; the photo checks use onnxruntime-node on the same graphs.
+ * The golden images are the Python export's (guided inside its guidance interval, as the page guides inside the
+ * manifest's); the photo checks use onnxruntime-node on the same graphs.
  * Every wait is on a condition, never a fixed sleep.
  */
 import { readFileSync } from 'node:fs';
@@ -10,12 +11,12 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, startPreview } from '../../scripts/browser.mjs';
 import { classify, isSynthcats } from '../../src/lib/classify';
 import { classifierOutputs, generatorStep } from '../../src/lib/engine';
-import { graphVariant, type Manifest } from '../../src/lib/manifest';
+import { graphVariant, guidanceInterval, type Manifest } from '../../src/lib/manifest';
 import { oodStats } from '../../src/lib/ood';
 import { initialSample, runSampler } from '../../src/lib/sampler';
 import { sigmasFor, transferSigmas } from '../../src/lib/schedule';
 import { tensorToPixels, toClassifierTensor, toModelTensor, type Pixels } from '../../src/lib/tensor';
-import { decodeArray, loadBundle, maxAbsDiff, nodeSession, ort, type Golden } from '../helpers/bundle';
+import { decodeArray, goldenScales, loadBundle, maxAbsDiff, nodeSession, ort, type Golden } from '../helpers/bundle';
 import { encodePng } from '../helpers/png';
 import { verdictView } from '../../src/ui/verdict';
 import { canvasPixels, openAdvanced, openApp as open, state, waitLoaded } from './page';
@@ -53,10 +54,13 @@ async function runAndWait(page: Page, button: 'generate' | 'restyle'): Promise<n
   return (await page.evaluate(() => window.__cats?.lastImage())) as number[];
 }
 
-async function setControls(page: Page, steps: number, guidance: number): Promise<void> {
+/** Steps, and the golden's guidance scales (the Guide slider only when the graph has a guide). */
+async function setControls(page: Page, steps: number): Promise<void> {
   await openAdvanced(page);
   await page.getByTestId('steps').fill(String(steps));
-  await page.getByTestId('guidance').fill(String(guidance));
+  await page.getByTestId('guidance').fill(String(golden.guidance_scale));
+  if (golden.autoguidance_scale === null) expect(await page.getByTestId('guide').count()).toBe(0);
+  else await page.getByTestId('guide').fill(String(golden.autoguidance_scale));
   await expect.poll(() => page.getByTestId('steps-value').textContent()).toBe(String(steps));
 }
 
@@ -93,6 +97,9 @@ describe('the app in Chromium', () => {
     expect(await page.getByTestId('fallback').textContent()).toMatch(/no WebGPU adapter|no WebGPU/);
     expect(await page.getByTestId('dash-isolated').textContent()).toBe('yes');
     expect(await page.getByTestId('about-weights').textContent()).toBe(manifest.weights.name);
+    const interval = guidanceInterval(manifest);
+    expect(await page.getByTestId('about-interval').count()).toBe(interval ? 1 : 0);
+    if (interval) expect(await page.getByTestId('about-interval').textContent()).toBe(`applies between σ ${interval[0]} and ${interval[1]}`);
     if (isSynthcats(manifest.weights.trained_on)) expect(await page.getByTestId('weights-note').textContent()).toMatch(/SynthCats: simple drawn cats/);
     const shipped = manifest.thumbnails !== undefined;
     await page.waitForFunction((n) => document.querySelectorAll('.thumb img').length === n, manifest.breeds.length, { timeout: 300_000 });
@@ -103,7 +110,7 @@ describe('the app in Chromium', () => {
 
   it('generates two breeds equal to the Python golden images (canvas and tensor)', async () => {
     await page.evaluate((n) => window.__cats?.setNoise(n), Array.from(decodeArray(golden.noise)));
-    await setControls(page, golden.steps, golden.guidance_scale);
+    await setControls(page, golden.steps);
     const single = golden.cases.filter((c) => Object.keys(c.breeds).length === 1).slice(0, 2);
     expect(single).toHaveLength(2);
     for (const c of single) {
@@ -211,7 +218,7 @@ describe('the app in Chromium', () => {
     await page.evaluate((n) => window.__cats?.setNoise(n), Array.from(decodeArray(t.noise)));
     const [[id]] = breedIds(t.breeds) as [[number, number]];
     await page.getByRole('radio', { name: manifest.breeds[id], exact: true }).check();
-    await setControls(page, t.steps, golden.guidance_scale);
+    await setControls(page, t.steps);
     await page.getByTestId('strength').fill(String(t.strength));
     const generated = await canvasPixels(page, 'result-0');
     const image = await runAndWait(page, 'restyle');
@@ -224,7 +231,7 @@ describe('the app in Chromium', () => {
 
     const sigmas = transferSigmas(sigmasFor(manifest, t.steps), t.strength);
     const session = await nodeSession(manifest, 'generator', golden.variant);
-    const step = generatorStep(ort, session, manifest, Float32Array.from(t.class_weights), golden.guidance_scale);
+    const step = generatorStep(ort, session, manifest, Float32Array.from(t.class_weights), goldenScales(golden));
     const init = initialSample(decodeArray(t.noise), sigmas, toModelTensor(px, manifest.generator.image_size));
     const { image: want } = await runSampler({ init, sigmas, step });
     expect(maxAbsDiff(image, want)).toBeLessThan(golden.tolerance.final);
@@ -317,13 +324,13 @@ describe('precision variants', () => {
       const page = await openApp(context, `&thumbs=0&variant=${variant}`);
       expect((await state(page)).loadError).toBeNull();
       await page.evaluate((n) => window.__cats?.setNoise(n), Array.from(decodeArray(golden.noise)));
-      await setControls(page, golden.steps, golden.guidance_scale);
+      await setControls(page, golden.steps);
       await page.getByRole('radio', { name: manifest.breeds[id], exact: true }).check();
       const image = await runAndWait(page, 'generate');
       expect(await page.getByTestId('dash-variant').textContent()).toContain(variant);
 
       const session = await nodeSession(manifest, 'generator', variant);
-      const step = generatorStep(ort, session, manifest, Float32Array.from(c.class_weights), golden.guidance_scale);
+      const step = generatorStep(ort, session, manifest, Float32Array.from(c.class_weights), goldenScales(golden));
       const { image: want } = await runSampler({ init: initialSample(decodeArray(golden.noise), sigmas), sigmas, step });
       const fp32 = decodeArray(c.final);
       const measured = manifest.generator.variants[variant]?.error?.image20_rel_rms ?? 0;

@@ -143,7 +143,7 @@ describe('the GitHub Pages build under its sub-path', () => {
     await page.evaluate((n) => window.__cats?.setNoise(n), Array.from(decodeArray(golden.noise)));
     const out = await page.evaluate(
       (o) => window.__cats?.generate(o) ?? null,
-      { breed, steps: golden.steps, guidance: golden.guidance_scale, seed: 0 },
+      { breed, steps: golden.steps, guidance: golden.guidance_scale, autoguidance: golden.autoguidance_scale ?? 1, seed: 0 },
     );
     if (!out) throw new Error('the page returned no image');
     expect(maxAbsDiff(out.image, decodeArray(c.final))).toBeLessThan(golden.tolerance.final);

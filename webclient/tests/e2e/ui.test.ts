@@ -1,8 +1,8 @@
 /**
  * End to end, what a visitor sees: the whole result on the first 1280x900 screen, nothing off-screen sideways at
  * 390 px, background thumbnails that never hold up a click, share links that redraw the same cat (pixel for pixel)
- * and that drop bad values with a notice, several images from one seed, and a failed upload that clears the last
- * answer. Every wait is on a condition, never a fixed sleep.
+ * and that drop bad values with a notice, the Guide slider, several images from one seed, and a failed upload that
+ * clears the last answer. Every wait is on a condition, never a fixed sleep.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -115,6 +115,9 @@ describe('share links', () => {
     const q = new URL(url).searchParams;
     expect(Object.fromEntries(['breed', 'seed', 'mode', 'steps', 'guidance'].map((k) => [k, q.get(k)])))
       .toEqual({ breed: 'British Shorthair', seed: '1234', mode: 'quality', steps: '4', guidance: '2.5' });
+    // the guide's default scale, or no guide key when the weights have no guide
+    const guide = manifest.generator.guide ? manifest.generator.defaults.autoguidance_scale : undefined;
+    expect(q.get('guide')).toBe(guide === undefined ? null : String(guide));
     await page.waitForFunction((u) => window.location.href === u, url); // the address bar names the cat on screen
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(url).origin });
     await page.getByTestId('copy-link').click();
@@ -152,6 +155,20 @@ describe('share links', () => {
     await ctx.close();
   });
 
+  it('set the Guide slider from &guide=1.5, and redraw with it', async () => {
+    if (!manifest.generator.guide) throw new Error('the export has no guide network (manifest.generator.guide)');
+    const ctx = await context(1280, 900);
+    const page = await openApp(ctx, server.url, '&thumbs=0&breed=Siamese&seed=3&steps=2&guide=1.5', pageErrors);
+    await page.waitForFunction(() => (window.__cats?.runs() ?? 0) > 0 && window.__cats?.state().busy === null, null, { timeout: 100_000 });
+    await openAdvanced(page);
+    expect(await page.getByTestId('guide').inputValue()).toBe('1.5');
+    expect(await page.getByTestId('guide-value').textContent()).toBe('1.5');
+    expect(await page.getByTestId('share-notice').count()).toBe(0);
+    const url = (await page.getByTestId('copy-link').getAttribute('data-url')) as string;
+    expect(new URL(url).searchParams.get('guide')).toBe('1.5'); // the cat on screen was drawn with it
+    await ctx.close();
+  });
+
   it('drop bad values with a plain notice and keep the good ones', async () => {
     const ctx = await context(1280, 900);
     const page = await openApp(ctx, server.url, '&thumbs=0&breed=Tiger&seed=12&steps=abc', pageErrors);
@@ -161,6 +178,32 @@ describe('share links', () => {
     await openAdvanced(page);
     await expect.poll(() => page.getByTestId('seed').inputValue()).toBe('12');
     expect(await page.getByTestId('steps-value').textContent()).toBe(String(manifest.generator.defaults.num_inference_steps));
+    await ctx.close();
+  });
+});
+
+describe('the Guide slider (autoguidance)', () => {
+  it('starts at the weights\' default, says "off" at 1, and 1 draws another picture than the default', async () => {
+    const g = manifest.generator;
+    if (!g.guide) throw new Error('the export has no guide network (manifest.generator.guide)');
+    const ctx = await context(1280, 900);
+    const page = await openApp(ctx, server.url, '&thumbs=0', pageErrors);
+    await openAdvanced(page);
+    const w = g.defaults.autoguidance_scale as number;
+    expect(w).toBeGreaterThan(1); // else the default is already off and the comparison below proves nothing
+    expect(Number(await page.getByTestId('guide').inputValue())).toBe(w);
+    expect(await page.getByTestId('guide-value').textContent()).toBe(w.toFixed(1));
+    expect(await page.getByTestId('guide-note').textContent()).toMatch(/autoguidance by a weaker copy of the model; 1 = classifier-free guidance only/);
+    await page.getByTestId('steps').fill('4');
+    const guided = await generate(page);
+    await page.getByTestId('guide').fill('1');
+    expect(await page.getByTestId('guide-value').textContent()).toBe('off');
+    const off = await generate(page);
+    expect(off).not.toEqual(guided);
+    const url = (await page.getByTestId('copy-link').getAttribute('data-url')) as string;
+    expect(new URL(url).searchParams.get('guide')).toBe('1');
+    await page.getByTestId('guide').fill(String(w));
+    expect(await generate(page)).toEqual(guided); // the same settings, the same cat
     await ctx.close();
   });
 });

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import type { GuidanceScales } from '../../src/lib/engine';
 import { graphVariant, parseManifest, type GraphKind, type Manifest } from '../../src/lib/manifest';
 
 export const MODELS_DIR = fileURLToPath(new URL('../../public/models/', import.meta.url));
@@ -17,6 +18,13 @@ export interface Golden {
   variant: string;
   tolerance: { step: number; final: number; logits: number; features: number; ood_score_rel: number };
   guidance_scale: number;
+  /** The autoguidance scale the cases were made with; null when the step graph has no guide. */
+  autoguidance_scale: number | null;
+  /**
+   * The sigmas [lo, hi] where the finals and the transfer guided (scales 1 at steps starting outside); null: every
+   * step. The cases' next_sample and pred_x0 (the first step) are at the full scales whatever the interval.
+   */
+  guidance_interval: [number, number] | null;
   steps: number;
   sigmas: number[];
   noise: EncodedArray;
@@ -37,6 +45,15 @@ export function loadBundle(): { manifest: Manifest; golden: Golden } {
   const goldenPath = join(MODELS_DIR, manifest.golden ?? 'golden.json');
   if (!existsSync(goldenPath)) throw new Error(`${goldenPath} is missing (the export writes it); ${HOW}`);
   return { manifest, golden: JSON.parse(readFileSync(goldenPath, 'utf8')) as Golden };
+}
+
+/**
+ * The guidance scales the golden finals and transfer were sampled with, as the step graph takes them, in the golden
+ * guidance interval. `{ ...goldenScales(golden), interval: null }` is the first step's (next_sample, pred_x0).
+ */
+export function goldenScales(golden: Golden): GuidanceScales {
+  if (golden.guidance_interval === undefined) throw new Error(`golden.json has no guidance_interval (made before it); ${HOW}`);
+  return { guidance: golden.guidance_scale, autoguidance: golden.autoguidance_scale, interval: golden.guidance_interval };
 }
 
 /** {"dtype": "float32", "shape", "base64"} (little-endian) -> Float32Array. */

@@ -1,16 +1,19 @@
 /**
  * The TypeScript sampler replays the Python golden fixtures through onnxruntime-node on the exported graphs:
- * same schedule, same loop, same graph inputs -> the same images as Python (1e-4 per step, 1e-3 final).
+ * same schedule, same loop, same graph inputs -> the same images as Python (1e-4 per step, 1e-3 final). The finals and
+ * the restyle guide only at steps starting inside golden.guidance_interval (scales 1 elsewhere), as Python sampled them.
  * Without public/models this FAILS with the export command to run; it does not skip.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { classify } from '../../src/lib/classify';
 import { checkSession, classifierOutputs, generatorStep } from '../../src/lib/engine';
 import { oodStats } from '../../src/lib/ood';
-import { exportedStepCounts, type GraphKind, type Manifest } from '../../src/lib/manifest';
+import { exportedStepCounts, guidanceInterval, type GraphKind, type Manifest } from '../../src/lib/manifest';
 import { initialSample, runSampler } from '../../src/lib/sampler';
 import { flowSigmas, sigmasFor, transferSigmas } from '../../src/lib/schedule';
-import { decodeArray, graphBytes, loadBundle, maxAbsDiff, nodeSession, ort, sha256, type Golden } from '../helpers/bundle';
+import {
+  decodeArray, goldenScales, graphBytes, loadBundle, maxAbsDiff, nodeSession, ort, sha256, type Golden,
+} from '../helpers/bundle';
 
 let manifest: Manifest;
 let golden: Golden;
@@ -48,27 +51,64 @@ describe('the exported bundle', () => {
 });
 
 describe('golden replay through the TypeScript sampler (onnxruntime-node)', () => {
-  it.each([0, 1, 2])('case %i: first step within tolerance.step, final image within tolerance.final', async (i) => {
+  it.each([0, 1, 2])('case %i: first step (full scales) within tolerance.step, final image (guided in the interval) within tolerance.final', async (i) => {
     const c = golden.cases[i];
     if (!c) throw new Error(`golden.json has ${golden.cases.length} cases, expected at least 3`);
     const noise = decodeArray(golden.noise);
     const sigmas = sigmasFor(manifest, golden.steps);
-    const step = generatorStep(ort, generator, manifest, Float32Array.from(c.class_weights), golden.guidance_scale);
-    const first: { next?: Float32Array; pred?: Float32Array } = {};
-    const { image } = await runSampler({
-      init: initialSample(noise, sigmas), sigmas, step,
-      onStep: (e) => { if (e.index === 0) { first.next = e.sample; first.pred = e.predX0; } },
-    });
-    expect(maxAbsDiff(first.next as Float32Array, decodeArray(c.next_sample)), `${c.name} next_sample`).toBeLessThan(golden.tolerance.step);
-    expect(maxAbsDiff(first.pred as Float32Array, decodeArray(c.pred_x0)), `${c.name} pred_x0`).toBeLessThan(golden.tolerance.step);
+    const weights = Float32Array.from(c.class_weights);
+    // next_sample and pred_x0 are one step at the full scales, whatever golden.guidance_interval says of sigmas[0]
+    const first = await generatorStep(ort, generator, manifest, weights, { ...goldenScales(golden), interval: null })(
+      initialSample(noise, sigmas), sigmas[0] as number, sigmas[1] as number);
+    expect(maxAbsDiff(first.next, decodeArray(c.next_sample)), `${c.name} next_sample`).toBeLessThan(golden.tolerance.step);
+    expect(maxAbsDiff(first.predX0, decodeArray(c.pred_x0)), `${c.name} pred_x0`).toBeLessThan(golden.tolerance.step);
+    const step = generatorStep(ort, generator, manifest, weights, goldenScales(golden));
+    const { image } = await runSampler({ init: initialSample(noise, sigmas), sigmas, step });
     expect(maxAbsDiff(image, decodeArray(c.final)), `${c.name} final`).toBeLessThan(golden.tolerance.final);
+  });
+
+  it("guides only inside golden.guidance_interval, the manifest's: guiding at every step gives another final and restyle", async () => {
+    const interval = golden.guidance_interval;
+    expect(interval).toEqual(guidanceInterval(manifest));
+    if (!interval) return; // guidance at every step: nothing to leave out
+    expect(golden.guidance_scale).not.toBe(1); // else the scales inside and outside would be the same
+    const t = golden.transfer;
+    const runs = [
+      { sigmas: sigmasFor(manifest, golden.steps), weights: golden.cases[0]?.class_weights as number[],
+        init: (s: Float32Array) => initialSample(decodeArray(golden.noise), s), want: decodeArray((golden.cases[0] as Golden['cases'][number]).final) },
+      { sigmas: transferSigmas(sigmasFor(manifest, t.steps), t.strength), weights: t.class_weights,
+        init: (s: Float32Array) => initialSample(decodeArray(t.noise), s, decodeArray(t.image)), want: decodeArray(t.expected) },
+    ];
+    for (const [k, r] of runs.entries()) {
+      // steps on both sides of the interval, so a sampler that ignored it could not match the golden images
+      const starts = Array.from(r.sigmas.subarray(0, -1));
+      expect(starts.some((s) => s < interval[0] || s > interval[1]), `run ${k} has a step outside`).toBe(true);
+      expect(starts.some((s) => interval[0] <= s && s <= interval[1]), `run ${k} has a step inside`).toBe(true);
+      const step = generatorStep(ort, generator, manifest, Float32Array.from(r.weights), { ...goldenScales(golden), interval: null });
+      const { image } = await runSampler({ init: r.init(r.sigmas), sigmas: r.sigmas, step });
+      expect(maxAbsDiff(image, r.want), `run ${k}`).toBeGreaterThan(100 * golden.tolerance.final);
+    }
+  });
+
+  it('the guide is fed: with autoguidance off (1) the same case gives another image', async () => {
+    const g = manifest.generator;
+    // the golden scales are the export's defaults: null exactly when the step graph has no guide
+    expect(golden.autoguidance_scale).toBe(g.guide ? g.defaults.autoguidance_scale : null);
+    if (!g.guide) return; // an export without a guide has nothing to turn off
+    expect(golden.autoguidance_scale).toBeGreaterThan(1); // else "off" below would be the golden setting itself
+    const c = golden.cases[0] as Golden['cases'][number];
+    const sigmas = sigmasFor(manifest, golden.steps);
+    const step = generatorStep(ort, generator, manifest, Float32Array.from(c.class_weights),
+      { ...goldenScales(golden), autoguidance: null });
+    const { image } = await runSampler({ init: initialSample(decodeArray(golden.noise), sigmas), sigmas, step });
+    expect(maxAbsDiff(image, decodeArray(c.final))).toBeGreaterThan(100 * golden.tolerance.final);
   });
 
   it('restyle: same schedule tail, same start mix, same image', async () => {
     const t = golden.transfer;
     const sigmas = transferSigmas(sigmasFor(manifest, t.steps), t.strength);
     expect(Array.from(sigmas)).toEqual(Array.from(Float32Array.from(t.sigmas)));
-    const step = generatorStep(ort, generator, manifest, Float32Array.from(t.class_weights), golden.guidance_scale);
+    const step = generatorStep(ort, generator, manifest, Float32Array.from(t.class_weights), goldenScales(golden));
     const init = initialSample(decodeArray(t.noise), sigmas, decodeArray(t.image));
     const { image, stepMs } = await runSampler({ init, sigmas, step });
     expect(stepMs.length).toBe(sigmas.length - 1);

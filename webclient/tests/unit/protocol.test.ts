@@ -15,8 +15,9 @@ describe('RequestTracker (the hook side of the worker protocol)', () => {
     const { sent, t } = tracker();
     const seen: string[] = [];
     const a = t.request({ type: 'classify', image: new Blob(['x']) }, (m) => seen.push(`a:${m.type}`));
-    const b = t.request({ type: 'generate', weights: [1], steps: 2, guidance: 3, seed: 4 }, (m) => seen.push(`b:${m.type}`));
+    const b = t.request({ type: 'generate', weights: [1], steps: 2, guidance: 3, autoguidance: 2, seed: 4 }, (m) => seen.push(`b:${m.type}`));
     expect(sent.map((r) => r.id)).toEqual([a.id, b.id]);
+    expect(sent[1]).toMatchObject({ guidance: 3, autoguidance: 2 }); // both scales travel to the worker as asked
     expect(a.id).not.toBe(b.id);
     expect(t.inFlight).toBe(2);
 
@@ -35,6 +36,7 @@ describe('RequestTracker (the hook side of the worker protocol)', () => {
     const r = t.request({ type: 'generateFast', weights: [1], steps: 1, seed: 4 }, (m) => seen.push(m.type));
     expect(sent[0]).toMatchObject({ type: 'generateFast', id: r.id });
     expect('guidance' in (sent[0] as object)).toBe(false); // the few-step graph has no guidance input
+    expect('autoguidance' in (sent[0] as object)).toBe(false);
     t.receive({ type: 'progress', id: r.id, file: 'generator_fast.fp16.onnx', loaded: 1, total: 2, fromCache: false });
     t.receive({ type: 'fastLoaded', id: r.id, variant: 'fp16', loadMs: 5, fromCache: false });
     expect(t.inFlight).toBe(1); // neither settles the request

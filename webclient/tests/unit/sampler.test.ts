@@ -3,7 +3,8 @@ import { classWeights } from '../../src/lib/conditioning';
 import type { Manifest } from '../../src/lib/manifest';
 import { gaussianNoise } from '../../src/lib/rng';
 import {
-  CancelledError, checkGuidance, checkSampler, checkSteps, initialSample, runSampler, type StepFn,
+  CancelledError, checkAutoguidance, checkGuidance, checkInterval, checkSampler, checkSteps, guidanceAt, initialSample,
+  runSampler, type GuidanceInterval, type StepFn,
 } from '../../src/lib/sampler';
 import { flowSigmas, transferSigmas } from '../../src/lib/schedule';
 import fixture from '../fixtures/sampling.json';
@@ -140,8 +141,53 @@ describe('the sampling core mirrors cats/sampling.py (tests/fixtures/sampling.js
     for (const [v, want] of fixture.checks.guidance) expect(verdict(checkGuidance, v as number), `guidance ${v}`).toBe(want);
     const strength = (v: number) => { transferSigmas(flowSigmas(4), v); return v; };
     for (const [v, want] of fixture.checks.strength) expect(verdict(strength, v as number), `strength ${v}`).toBe(want);
+    expect(fixture.checks.autoguidance.some((c) => c.accepted && c.value === null)).toBe(true); // 1: no guide runs
+    for (const c of fixture.checks.autoguidance) {
+      const what = `autoguidance ${c.scale}, ${c.has_guide ? 'with' : 'without'} a guide`;
+      if (c.accepted) expect(checkAutoguidance(c.scale, c.has_guide), what).toBe(c.value);
+      else expect(() => checkAutoguidance(c.scale, c.has_guide), what).toThrow(RangeError);
+    }
     expect(() => checkGuidance(Number.NaN)).toThrow(/guidance_scale must be a finite number >= 0/);
+    expect(() => checkAutoguidance(Number.NaN, true)).toThrow(/autoguidance_scale must be a finite number >= 1 \(1 = off/);
+    expect(() => checkAutoguidance(2, false)).toThrow(/autoguidance_scale=2 needs a guide network, and these weights have none/);
     expect(() => checkSampler('ddim')).toThrow(/sampler must be one of euler, heun, got ddim/);
+  });
+
+  it('checks a guidance interval as check_interval does (accepted values, refusals with the same reason)', () => {
+    const refused = fixture.checks.interval.filter((c) => !c.accepted);
+    expect(refused.length).toBeGreaterThan(5);
+    expect(fixture.checks.interval.some((c) => c.accepted && c.value === null)).toBe(true); // null: every step
+    for (const c of fixture.checks.interval) {
+      const what = `interval ${JSON.stringify(c.interval)}`;
+      if (c.accepted) {
+        expect(checkInterval(c.interval), what).toEqual(c.value);
+        continue;
+      }
+      let message = '';
+      try {
+        checkInterval(c.interval);
+      } catch (err) {
+        expect(err, what).toBeInstanceOf(RangeError);
+        message = (err as Error).message;
+      }
+      // the same reason; only Python's "None" is the JSON "null" here, and the "got ..." shows each language's repr
+      expect((message.split(', got')[0] as string).replace(' or null', ' or None'), what).toBe(c.error);
+    }
+    for (const bad of [[Number.NaN, 0.5], [0.2, Number.POSITIVE_INFINITY], [true, 0.5], ['0.2', '0.5'], undefined]) {
+      expect(() => checkInterval(bad), JSON.stringify(bad)).toThrow(/^guidance_interval must /);
+    }
+  });
+
+  it('guidanceAt gives the scales guidance_at gives at each sigma: bounds included, 1 and no guide outside', () => {
+    const outside = fixture.guidance_at.filter((c) => c.guidance !== null && c.want[0] === 1 && c.guidance !== 1);
+    expect(outside.length).toBeGreaterThan(10); // the fixture has steps outside an interval ...
+    expect(fixture.guidance_at.some((c) => c.interval !== null && (c.sigma === c.interval[0] || c.sigma === c.interval[1])
+      && c.want[0] === c.guidance)).toBe(true); // ... and steps on its bounds, which guide
+    for (const c of fixture.guidance_at) {
+      const got = guidanceAt({ guidance: c.guidance, autoguidance: c.autoguidance },
+        c.interval as GuidanceInterval | null, c.sigma);
+      expect([got.guidance, got.autoguidance], `${JSON.stringify(c)}`).toEqual(c.want);
+    }
   });
 
   it('heun needs the manifest\'s sigma_min', async () => {

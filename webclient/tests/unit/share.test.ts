@@ -1,19 +1,27 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { downloadName, LIMITS, parseShare, shareQuery, subjectName, type ShareSettings } from '../../src/lib/share';
+import { downloadName, LIMITS, parseShare, SHARE_KEYS, shareQuery, subjectName, type ShareSettings } from '../../src/lib/share';
 
 const BREEDS = ['Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British Shorthair', 'Egyptian Mau', 'Maine Coon', 'Persian',
   'Ragdoll', 'Russian Blue', 'Siamese', 'Sphynx'];
 const FAST = [1, 2, 4];
 
 describe('share links', () => {
-  it('round-trip a breed with a space, seed, mode, steps and guidance; other page settings stay', () => {
-    const s: ShareSettings = { selection: { kind: 'breed', breed: 4 }, seed: 4294967295, mode: 'quality', steps: 37, guidance: 4.5 };
+  it('round-trip a breed with a space, seed, mode, steps, guidance and guide; other page settings stay', () => {
+    const s: ShareSettings = {
+      selection: { kind: 'breed', breed: 4 }, seed: 4294967295, mode: 'quality', steps: 37, guidance: 4.5, autoguidance: 1.5,
+    };
     const q = shareQuery(s, BREEDS, '?testhook=1&variant=fp32&seed=9');
     expect(q).toContain('breed=British%20Shorthair');
     expect(new URLSearchParams(q).get('testhook')).toBe('1');
     expect(new URLSearchParams(q).getAll('seed')).toEqual(['4294967295']); // the old seed is replaced, not repeated
     expect(parseShare(`?${q}`, BREEDS, FAST)).toEqual({ values: s, notices: [] });
+    // the share keys in their order, after the page's own (guide right after guidance)
+    expect([...new URLSearchParams(q).keys()]).toEqual(['testhook', 'variant', 'breed', 'seed', 'mode', 'steps', 'guidance', 'guide']);
+    expect(SHARE_KEYS.slice(-2)).toEqual(['guidance', 'guide']);
+    // weights without a guide write no guide key (their runs carry no autoguidance scale)
+    const { autoguidance: _, ...plain } = s;
+    expect(new URLSearchParams(shareQuery(plain, BREEDS)).has('guide')).toBe(false);
   });
 
   it('round-trip a blend (only weights above 0, float noise rounded) and fast mode without guidance', () => {
@@ -21,9 +29,10 @@ describe('share links', () => {
     weights[10] = 0.15000000000000002;
     weights[7] = 0.85;
     const s: ShareSettings = { selection: { kind: 'blend', weights }, seed: 7, mode: 'fast', steps: 2 };
-    const q = shareQuery({ ...s, guidance: 3 }, BREEDS);
+    const q = shareQuery({ ...s, guidance: 3, autoguidance: 2 }, BREEDS);
     expect(new URLSearchParams(q).get('blend')).toBe('Persian:0.85,Siamese:0.15');
     expect(new URLSearchParams(q).has('guidance')).toBe(false);
+    expect(new URLSearchParams(q).has('guide')).toBe(false);
     const back = parseShare(`?${q}`, BREEDS, FAST);
     expect(back.notices).toEqual([]);
     expect(back.values.selection).toEqual({ kind: 'blend', weights: weights.map((w) => Number(w.toFixed(4))) });
@@ -65,6 +74,25 @@ describe('share links', () => {
     expect(parseShare('?mode=fast', BREEDS, []).notices[0]).toMatch(/these weights have no fast mode/);
   });
 
+  it('read the guide (autoguidance) from 1 (off) to 5 in quality mode only, and only as off without a guide', () => {
+    expect(parseShare('?guide=1.5', BREEDS, FAST)).toEqual({ values: { autoguidance: 1.5 }, notices: [] });
+    expect(parseShare('?guide=1', BREEDS, FAST).values).toEqual({ autoguidance: 1 });
+    expect(parseShare('?mode=quality&guide=5', BREEDS, FAST).values).toEqual({ mode: 'quality', autoguidance: 5 });
+    expect(parseShare('?mode=fast&steps=2&guide=2', BREEDS, FAST)).toEqual({
+      values: { mode: 'fast', steps: 2 }, notices: ['The link\'s guide was ignored: fast mode has its guidance built in.'],
+    });
+    for (const bad of ['0.9', '5.01', 'abc', '', 'inf', '0x2']) {
+      expect(parseShare(`?guide=${bad}`, BREEDS, FAST), bad).toEqual({
+        values: {}, notices: [`The link's guide was ignored: "${bad}" should be a number from ${LIMITS.autoguidance[0]} to ${LIMITS.autoguidance[1]}.`],
+      });
+    }
+    expect(LIMITS.autoguidance).toEqual([1, 5]);
+    expect(parseShare('?guide=2', BREEDS, FAST, false)).toEqual({
+      values: {}, notices: ['The link\'s guide was ignored: these weights have no guide network.'],
+    });
+    expect(parseShare('?guide=1', BREEDS, FAST, false)).toEqual({ values: { autoguidance: 1 }, notices: [] }); // off is the same picture
+  });
+
   it('refuses bad blends: unknown breed, missing or negative weight, all zero', () => {
     for (const [blend, why] of [['Tiger:1', /"Tiger" is not a breed/], ['Siamese', /weight of Siamese/],
       ['Siamese:-1', /weight of Siamese/], ['Siamese:0,Persian:0', /at least one breed/]] as const) {
@@ -80,10 +108,15 @@ describe('share links read as the Gradio demo reads them (Python-written cases, 
     cases: { query: string; fast_steps: number[]; values: Record<string, unknown>; ignored: string[] }[];
   };
 
+  it('include guide (autoguidance) links', () => {
+    expect(fx.cases.filter((c) => c.query.includes('guide=')).length).toBeGreaterThan(0);
+  });
+
   it.each(fx.cases)('$query', ({ query, fast_steps: fastSteps, values, ignored }) => {
     const { values: got, notices } = parseShare(query, BREEDS, fastSteps);
-    const { selection, ...rest } = got;
+    const { selection, autoguidance, ...rest } = got;
     const asGradio: Record<string, unknown> = { ...rest };
+    if (autoguidance !== undefined) asGradio.guide = autoguidance; // the query key, as the demo names it
     if (selection?.kind === 'breed') asGradio.breed = BREEDS[selection.breed];
     if (selection?.kind === 'blend') {
       asGradio.blend = Object.fromEntries(selection.weights.flatMap((w, i) => (w > 0 ? [[BREEDS[i], w]] : [])));

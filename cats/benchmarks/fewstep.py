@@ -27,10 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from cats.benchmarks.recipes import prepare_out, run_commands
-from cats.data import load_dataset
 from cats.paths import ROOT
 
 VARIANTS = {
@@ -46,26 +43,19 @@ QUICK = {"batch_size": 8}
 def judge(sampler, steps: int, samples: int, cache_dir: Path, reference=None, data_root: str | None = None,
           size: int = 64) -> dict:
     """One row: quality of ``samples`` balanced samples at ``steps`` (the ``recipes`` footing)."""
-    import torch  # imported here: torch only after the argument checks
-
     from cats.evaluation.classifier import find_classifier_dir  # imported here: torch only after the argument checks
     from cats.evaluation.generator import (  # imported here: torch only after the argument checks
         breed_accuracy,
         classify_tensors,
         generate_balanced,
-        sample_quality,
+        synthcats_quality,
     )
     from cats.models.classifier import CatClassifier  # imported here: torch only after the argument checks
 
-    extra = {"root": data_root} if data_root else {}
-    test_set = load_dataset("synthcats", split="test", image_size=size, **extra)
-    train_set = load_dataset("synthcats", split="train", image_size=size, **extra)
     t0 = time.perf_counter()
     fake, labels = generate_balanced(sampler, max(1, samples // 12), steps, None)
     seconds = time.perf_counter() - t0
-    quality = sample_quality(fake, torch.as_tensor(test_set.images), torch.as_tensor(train_set.images), cache_dir,
-                             log=lambda *_: None, labels=labels.numpy(), real_labels=np.asarray(test_set.labels),
-                             train_labels=np.asarray(train_set.labels))
+    quality = synthcats_quality(fake, labels, cache_dir, data_root, size)
     judge_model = CatClassifier.from_pretrained(find_classifier_dir("synthcats")).eval()
     acc = breed_accuracy(classify_tensors(judge_model, fake), labels)
     row = {"steps": steps, "quality": quality, "accuracy": acc["mean"],

@@ -113,29 +113,19 @@ def pipeline_for(base, guide, setting: Setting):
 def judge_setting(pipe, setting: Setting, samples: int, steps: int, cache_dir: Path, out: Path,
                   data_root: str | None) -> dict:
     """One row of the table: quality, judges, evaluations per image, seconds and the sample sheet."""
-    import numpy as np  # imported here: torch only after the argument checks
-    import torch  # imported here: torch only after the argument checks
-
-    from cats.data import load_dataset  # imported here: torch only after the argument checks
     from cats.evaluation.generator import (  # imported here: torch only after the argument checks
         breed_accuracy,
         classify_tensors,
         generate_balanced,
-        sample_quality,
         sample_sheet,
+        synthcats_quality,
     )
 
-    size = pipe.transformer.config.sample_size
-    extra = {"root": data_root} if data_root else {}
-    test = load_dataset("synthcats", split="test", image_size=size, **extra)
-    train = load_dataset("synthcats", split="train", image_size=size, **extra)
     call = {"autoguidance_scale": setting.ag} if setting.guide is not None else {}
     t0 = time.perf_counter()
     fake, labels = generate_balanced(pipe, max(1, samples // 12), steps, setting.cfg, **call)
     seconds = time.perf_counter() - t0
-    quality = sample_quality(fake, torch.as_tensor(test.images), torch.as_tensor(train.images), cache_dir,
-                             log=lambda *_: None, labels=labels.numpy(), real_labels=np.asarray(test.labels),
-                             train_labels=np.asarray(train.labels))
+    quality = synthcats_quality(fake, labels, cache_dir, data_root, pipe.transformer.config.sample_size)
     own = breed_accuracy(classify_tensors(pipe.classifier, fake), labels)
     sheet = sample_sheet(pipe, out / f"sheet-{setting.name}.png", steps=steps, guidance=setting.cfg, **call)
     return {"setting": {**asdict(setting), "interval": list(setting.interval) if setting.interval else None},

@@ -91,25 +91,21 @@ def run_commands(commands: list[list[str]], parallel: int, logs: list[Path]) -> 
 
 def judge(pipe, samples: int, data_root: str | None, cache_dir: Path, sheet: Path | None = None) -> dict:
     """Sample quality of a pipeline on the ablation's footing (also the training curve's, ``curve.py``)."""
-    import torch  # imported here: `table` and --help run without torch
 
     from cats.evaluation.classifier import find_classifier_dir  # imported here: `table` and --help run without torch
     from cats.evaluation.generator import (  # imported here: `table` and --help run without torch
         breed_accuracy,
         classify_tensors,
         generate_balanced,
-        sample_quality,
         sample_sheet,
+        synthcats_quality,
     )
     from cats.models.classifier import CatClassifier  # imported here: `table` and --help run without torch
 
     size = pipe.transformer.config.sample_size
-    extra = {"root": data_root} if data_root else {}
-    test = torch.as_tensor(load_dataset("synthcats", split="test", image_size=size, **extra).images)
-    train = torch.as_tensor(load_dataset("synthcats", split="train", image_size=size, **extra).images)
     t0 = time.perf_counter()
     fake, labels = generate_balanced(pipe, max(1, samples // 12), EVAL_STEPS, EVAL_GUIDANCE)
-    quality = sample_quality(fake, test, train, cache_dir, log=lambda *_: None)
+    quality = synthcats_quality(fake, labels, cache_dir, data_root, size)
     judge_model = CatClassifier.from_pretrained(find_classifier_dir("synthcats")).eval()
     acc = breed_accuracy(classify_tensors(judge_model, fake), labels)
     if sheet is not None:

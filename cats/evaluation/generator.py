@@ -135,6 +135,20 @@ def sample_quality(fake: torch.Tensor, real: torch.Tensor, train: torch.Tensor |
     return out
 
 
+def synthcats_quality(fake: torch.Tensor, labels: torch.Tensor, cache_dir, data_root: str | None = None,
+                      size: int = 64) -> dict:
+    """``sample_quality`` of samples (N, 3, S, S) asked for breeds ``labels`` (N,) against the SynthCats test
+    split, with its training split for the floor, memorisation and the independent judge (the benchmarks' footing)."""
+    from cats.data import load_dataset  # imported here: the data layer is only needed by the benchmarks' judges
+
+    extra = {"root": data_root} if data_root else {}
+    test = load_dataset("synthcats", split="test", image_size=size, **extra)
+    train = load_dataset("synthcats", split="train", image_size=size, **extra)
+    return sample_quality(fake, torch.as_tensor(test.images), torch.as_tensor(train.images), cache_dir,
+                          log=lambda *_: None, labels=labels.numpy(), real_labels=np.asarray(test.labels),
+                          train_labels=np.asarray(train.labels))
+
+
 def independent_judge(f_fake: np.ndarray, labels, f_real: np.ndarray, real_labels, f_train: np.ndarray,
                       train_labels) -> dict:
     """Breed accuracy of samples (features f_fake (N, D), asked-for labels) under a linear probe fitted on the

@@ -224,8 +224,9 @@ def replace_generator(run_pipeline: Path, out: Path, parser) -> Path:
     pipe.transformer.to(torch.float16).save_pretrained(out / "transformer")
     pipe.scheduler.save_pretrained(out / "scheduler")
     index = json.loads((out / "model_index.json").read_text())
-    index.update(preset=pipe.config.preset, default_guidance_scale=pipe.config.default_guidance_scale,
-                 default_num_inference_steps=pipe.config.default_num_inference_steps)
+    index.update(preset=pipe.config.preset, default_num_inference_steps=pipe.config.default_num_inference_steps)
+    if not (out / "guide_transformer").is_dir():  # a guided bundle keeps the CFG scale measured with its guide
+        index["default_guidance_scale"] = pipe.config.default_guidance_scale
     (out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     provenance = json.loads((out / "training.json").read_text()) if (out / "training.json").is_file() else {}
     provenance["generator"] = {name.removesuffix(".json"): json.loads((run_pipeline.parent / name).read_text())

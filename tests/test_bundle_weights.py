@@ -32,8 +32,10 @@ def test_a_guide_is_bundled_with_its_defaults_and_kept_when_the_generator_change
     loaded = CatsPipeline.from_pretrained(tmp_path / "weights" / "b")
     assert loaded.guide_transformer is not None and loaded.defaults("quality").autoguidance == 2.5
 
-    make_test_pipeline().save_pretrained(tmp_path / "run" / "pipeline")  # a generator run's output
+    make_test_pipeline().save_pretrained(tmp_path / "run" / "pipeline")  # a generator run's output (CFG 3, no guide)
     bundler.main(["--generator", str(tmp_path / "run" / "pipeline"), "--name", "b"])
+    index = json.loads((tmp_path / "weights" / "b" / "model_index.json").read_text())
+    assert index["default_guidance_scale"] == 1.5, "a new generator keeps the guided bundle's defaults"
     pipe.classifier.save_pretrained(tmp_path / "clf" / "classifier")
     bundler.main(["--generator", str(tmp_path / "run" / "pipeline"), "--classifier", str(tmp_path / "clf" / "classifier"),
                   "--name", "b"])  # a rebuild from both runs keeps the guide too

@@ -62,6 +62,7 @@ def test_cli_on_tiny_model_and_data_writes_json_and_png(tmp_path, capsys):
                     "--out", str(out), "--device", "cpu", "--quick"])
     saved = json.loads(out.read_text())
     assert saved == json.loads(json.dumps(metrics))
+    assert saved["model"] == str(tmp_path / "pipe"), "the model as given, not the directory it resolved to"
     assert saved["num_images"] == 12 * 2 + 2  # two per breed plus two "other"
     assert np.array(saved["confusion_matrix"]).sum() == saved["num_images"]
     assert all(row["n"] == 2 for row in saved["per_class"].values())

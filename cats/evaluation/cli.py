@@ -73,7 +73,8 @@ def run_classifier(args: argparse.Namespace) -> dict:
         raise ValueError(f"the {args.split!r} split of {args.data!r} has no images")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     logits = predict_logits(model, images, batch_size=args.batch_size, tta=args.tta, device=device)
-    metrics = {"model": str(model_dir), "data": args.data, "split": args.split, "quick": bool(args.quick),
+    # the model as given (a bundled name or a path relative to where it ran), not this machine's absolute path
+    metrics = {"model": str(args.model), "data": args.data, "split": args.split, "quick": bool(args.quick),
                "tta": bool(args.tta), "backbone": cfg.backbone, "image_size": cfg.image_size,
                **classifier_metrics(logits, labels, cfg.temperature, cfg.unsure_threshold)}
     out = Path(args.out) if args.out else Path("runs/eval") / f"classifier-{_slug(args.data)}-{args.split}.json"

@@ -91,22 +91,13 @@ def _guide_arg(text: str) -> tuple[str, Path]:
 
 
 def pipeline_for(base, guide, setting: Setting):
-    """``base``'s transformer, scheduler and classifier with ``guide``; its step follows ``setting.interval``."""
-    from cats.flow import sampling_step  # imported here: torch only after the argument checks
+    """``base``'s transformer, scheduler and classifier with ``guide`` (the setting's scales are passed per call)."""
     from cats.pipeline import CatsPipeline  # imported here: torch only after the argument checks
 
     pipe = CatsPipeline(transformer=base.transformer, scheduler=base.scheduler, classifier=base.classifier,
                         guide_transformer=guide, default_guidance_scale=setting.cfg,
                         default_num_inference_steps=base.config.default_num_inference_steps)
     pipe.set_progress_bar_config(disable=True)
-    if setting.interval is not None:
-        # The runtime's step (cats.sampling.Runtime.step) with the interval: what CatsPipeline.step does otherwise.
-        def step(weights, call):
-            return sampling_step(pipe.transformer, weights, call.guidance, pipe.transformer.config.prediction_type,
-                                 guide=pipe.guide_transformer, autoguidance_scale=call.autoguidance,
-                                 interval=setting.interval)
-
-        pipe.step = step
     return pipe
 
 
@@ -121,7 +112,7 @@ def judge_setting(pipe, setting: Setting, samples: int, steps: int, cache_dir: P
         synthcats_quality,
     )
 
-    call = {"autoguidance_scale": setting.ag} if setting.guide is not None else {}
+    call = {"guidance_interval": setting.interval, **({"autoguidance_scale": setting.ag} if setting.guide else {})}
     t0 = time.perf_counter()
     fake, labels = generate_balanced(pipe, max(1, samples // 12), steps, setting.cfg, **call)
     seconds = time.perf_counter() - t0

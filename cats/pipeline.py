@@ -4,7 +4,10 @@ A diffusers ``DiffusionPipeline`` with ``transformer`` (``CatDiT``), ``scheduler
 ``FlowMatchEulerDiscreteScheduler``), an optional ``classifier`` (``CatClassifier``) and an optional
 ``fast_transformer`` (a few-step student of the transformer, ``mode="fast"``: docs/fewstep.md) and an
 optional ``guide_transformer`` (a weaker CatDiT of the same data that guides the transformer in quality
-mode, autoguidance: docs/guidance.md; a pipeline without one samples with classifier-free guidance only).
+mode, autoguidance: docs/guidance.md; a pipeline without one samples with classifier-free guidance only)
+and an optional ``vae`` (``AutoencoderKL``, ``cats.models.autoencoder``): with one the transformers
+work on its scaled latents and the pipeline decodes once at the end (a latent generator,
+docs/latent.md; the ONNX export and the web client take pixel generators only).
 The breeds, the preset name and the default steps and guidance live in ``model_index.json`` so
 ``save_pretrained(dir)`` / ``from_pretrained(dir)`` round-trip with no flags.
 
@@ -29,12 +32,13 @@ from typing import Callable
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImagePipelineOutput
+from diffusers import AutoencoderKL, DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImagePipelineOutput
 
 from cats import paths, sampling, schedule
 from cats.breeds import BREEDS, NULL_ID, breed_weights
 from cats.classify import classify
 from cats.flow import SIGMA_MIN, sampling_step
+from cats.models.autoencoder import downsampling, from_latents, to_latents
 from cats.models.classifier import CatClassifier  # noqa: F401 - diffusers' loader resolves the module by import
 from cats.models.dit import PRESETS, CatDiT, get_preset
 from cats.paths import bundled_names
@@ -47,7 +51,7 @@ DEFAULT_GUIDANCE_SCALE = 3.0
 DEFAULT_NUM_INFERENCE_STEPS = 20
 DEFAULT_AUTOGUIDANCE_SCALE = 2.0  # a guide given without a scale (docs/guidance.md: w near 2 measured best)
 FAST_DEFAULT_STEPS = 2  # the few-step student's default (mode="fast")
-PRESET_OPTION_DEFAULTS = {"long_skip": False, "conv_out": False}  # CatDiT's options a preset may leave out
+PRESET_OPTION_DEFAULTS = {"in_channels": 3, "long_skip": False, "conv_out": False}  # CatDiT options a preset may leave out
 
 StepCallback = Callable[["CatsPipeline", int, float, dict], "dict | None"]
 
@@ -74,8 +78,8 @@ class CatsPipeline(DiffusionPipeline):
     | "synthcats")``.
     """
 
-    model_cpu_offload_seq = "transformer"
-    _optional_components = ["classifier", "fast_transformer", "guide_transformer"]
+    model_cpu_offload_seq = "transformer->vae"
+    _optional_components = ["classifier", "fast_transformer", "guide_transformer", "vae"]
 
     def __init__(self, transformer: CatDiT, scheduler: FlowMatchEulerDiscreteScheduler, classifier=None,
                  breeds: list[str] | None = None, null_id: int = NULL_ID, preset: str | None = None,
@@ -84,7 +88,7 @@ class CatsPipeline(DiffusionPipeline):
                  fast_transformer: CatDiT | None = None, fast_guidance_scale: float | None = None,
                  fast_default_steps: int = FAST_DEFAULT_STEPS, guide_transformer: CatDiT | None = None,
                  default_autoguidance_scale: float | None = None, fast_autoguidance_scale: float | None = None,
-                 default_guidance_interval: list[float] | None = None):
+                 default_guidance_interval: list[float] | None = None, vae: AutoencoderKL | None = None):
         super().__init__()
         shift = check_scheduler(scheduler)
         if breeds is not None and tuple(breeds) != BREEDS:
@@ -100,8 +104,12 @@ class CatsPipeline(DiffusionPipeline):
             if mismatch:
                 raise ValueError(f"the guide must draw the transformer's images; its {', '.join(mismatch)} differ "
                                  f"({[g.get(k) for k in mismatch]} vs {[t.get(k) for k in mismatch]})")
+        if vae is not None and vae.config.latent_channels != transformer.config.in_channels:
+            raise ValueError(f"the autoencoder's latents have {vae.config.latent_channels} channels but the transformer "
+                             f"draws {transformer.config.in_channels}: train the transformer on this autoencoder "
+                             "(python -m cats.training generator --vae DIR ...)")
         self.register_modules(transformer=transformer, scheduler=scheduler, classifier=classifier,
-                              fast_transformer=fast_transformer, guide_transformer=guide_transformer)
+                              fast_transformer=fast_transformer, guide_transformer=guide_transformer, vae=vae)
         self._shift = shift  # the scheduler's settings, read and checked once
         interval = sampling.check_interval(default_guidance_interval)
         if preset is None:  # built around a bare transformer (e.g. by the trainer): name its size if it has one
@@ -182,7 +190,7 @@ class CatsPipeline(DiffusionPipeline):
 
         seed: the shared seeded noise (``cats.noise``: the same cat as the ONNX pipeline and the web
         client for that seed); else ``torch.randn(..., generator=generator)``; latents: the noise itself
-        (B, 3, S, S). callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) runs
+        (B, *pipe.sample_shape): pixels (B, 3, S, S), or the autoencoder's latents for a pipeline with a vae. callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) runs
         after each step; a returned dict with "latents" replaces the current sample.
         """
         return ImagePipelineOutput(images=sampling.generate(
@@ -222,7 +230,9 @@ class CatsPipeline(DiffusionPipeline):
 
     @property
     def image_size(self) -> int:
-        return int(self.transformer.config.sample_size)
+        """The side of the images it draws and restyles: the transformer's, times the autoencoder's downsampling."""
+        side = int(self.transformer.config.sample_size)
+        return side if self.vae is None else side * downsampling(self.vae)
 
     def __setattr__(self, name, value):
         super().__setattr__(name, value)
@@ -247,6 +257,7 @@ class CatsPipeline(DiffusionPipeline):
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:
+        """(C, S, S) of what the sampler integrates: pixels, or the autoencoder's latents."""
         cfg = self.transformer.config
         return (cfg.in_channels, cfg.sample_size, cfg.sample_size)
 
@@ -271,9 +282,15 @@ class CatsPipeline(DiffusionPipeline):
         with self.progress_bar(total=total) as bar:
             yield bar.update
 
-    @staticmethod
-    def postprocess(x: torch.Tensor, output_type: str):
-        """(B, 3, S, S) in [-1, 1] -> PIL list | float (B, S, S, 3) in [0, 1] | tensor (B, 3, S, S) in [0, 1]."""
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) in [-1, 1] -> what the sampler integrates (the scaled latents with a vae, else pixels)."""
+        return pixels if self.vae is None else to_latents(self.vae, pixels).to(self.transformer.dtype)
+
+    def postprocess(self, x: torch.Tensor, output_type: str):
+        """The sampler's result (decoded once with a vae: (B, 3, S, S) in [-1, 1]) -> PIL list | float
+        (B, S, S, 3) in [0, 1] | tensor (B, 3, S, S) in [0, 1]."""
+        if self.vae is not None:
+            x = from_latents(self.vae, x)  # (B, 3, S, S)
         if output_type == "pt":
             return (x.float().clamp(-1.0, 1.0) + 1.0) / 2.0
         return postprocess(x.float().cpu().numpy(), output_type)

@@ -166,8 +166,8 @@ def check_call(mode: str, num_inference_steps, guidance_scale, sampler: str, out
 class Runtime(Protocol):
     """What a pipeline gives the core: the few things that differ between PyTorch and ONNX Runtime."""
 
-    image_size: int
-    sample_shape: tuple[int, int, int]  # (C, S, S) of one image
+    image_size: int  # the side of the images drawn and restyled
+    sample_shape: tuple[int, int, int]  # (C, S, S) of what the sampler integrates: pixels or latents
     output_types: tuple[str, ...]  # what ``postprocess`` makes
     note: str  # appended to a refused output_type ("(no torch here)")
     sigma_min: float  # where Heun stops correcting (the model's x -> v clamp)
@@ -187,6 +187,9 @@ class Runtime(Protocol):
     def convert(self, array) -> Array:
         """A NumPy array (or one returned by a callback) as the runtime's array, on its device and dtype."""
 
+    def encode(self, pixels: Array) -> Array:
+        """(B, 3, S, S) images in [-1, 1] -> what the sampler integrates (a latent runtime encodes them)."""
+
     def step(self, weights: Array, call: Call) -> StepFn:
         """The step of ``call.mode``'s network: (x, sigma, sigma_next) -> (x_next, pred_x0), guidance included."""
 
@@ -194,7 +197,7 @@ class Runtime(Protocol):
         """A progress display of ``total`` steps; the context yields its tick."""
 
     def postprocess(self, x: Array, output_type: str):
-        """(B, 3, S, S) in [-1, 1] -> images of ``output_type``."""
+        """The sampler's result (``sample_shape``; a latent runtime decodes it) -> images of ``output_type``."""
 
 
 # -- the two sequences ---------------------------------------------------------------------------------
@@ -221,14 +224,14 @@ def restyle(rt: Runtime, image, breed, strength, num_inference_steps, guidance_s
     strength 0 returns the resized input, strength 1 ignores it. One image per breed entry.
     """
     strength = check_strength(strength)
-    pixels = rt.convert(to_model_array(load_image(image), rt.image_size)[None])  # (1, 3, S, S) in [-1, 1]
+    start = rt.encode(rt.convert(to_model_array(load_image(image), rt.image_size)[None]))  # (1, C, S', S')
     weights = rt.class_weights(breed, 1)  # (B, 13)
     call = check_call("quality", num_inference_steps, guidance_scale, sampler, output_type,
                       defaults=rt.defaults("quality"), output_types=rt.output_types, note=rt.note,
                       autoguidance_scale=autoguidance_scale, guidance_interval=guidance_interval)
     sigmas = transfer_tail(rt.sigmas(call.steps), strength)  # the last steps, ending at 0
     noise = _noise(rt, weights.shape[0], seed, generator, latents)
-    return _integrate(rt, initial_sample(noise, sigmas, pixels), sigmas, weights, call, callback, progress)
+    return _integrate(rt, initial_sample(noise, sigmas, start), sigmas, weights, call, callback, progress)
 
 
 def _noise(rt: Runtime, batch: int, seed, generator, latents) -> Array:

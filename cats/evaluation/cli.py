@@ -160,7 +160,7 @@ def run_generator(args: argparse.Namespace) -> dict:
         classifier.to(device)
     num_samples = QUICK_GENERATOR_SAMPLES if args.quick else args.num_samples
     extra = {**_column_options(args), **({"root": args.data_root} if args.data_root else {})}
-    size = pipe.transformer.config.sample_size
+    size = pipe.image_size  # the images it draws (a latent pipeline decodes to them)
     real_set = load_dataset(args.data, split=args.split, image_size=size, download=args.download, **extra)
     # the training split: the FID floor (train vs real at the same size) and the memorisation check
     quick_train = {"num_per_class": QUICK_PER_CLASS} if args.quick and args.data == "synthcats" else {}

@@ -140,6 +140,10 @@ def main(argv=None) -> int:
     from cats.pipeline import CatsPipeline  # imported here: torch only when there is work
 
     pipe = CatsPipeline.from_pretrained(args.model)
+    if pipe.vae is not None:
+        print(f"error: {args.model} is a latent generator (it has a vae); the exported graphs and the clients draw "
+              "pixels, so it cannot be exported yet (docs/latent.md)", file=sys.stderr)
+        return 2
     if args.check:
         problems = check_export(pipe, args.out)
         for problem in problems:

@@ -164,6 +164,9 @@ def export_pipeline(pipe, out_dir: str | Path, precisions=SERVED, name: str | No
     override the defaults of ``cats.export.parity`` per variant, e.g. {"fp16": {"velocity_rel_rms": 1e-9}}.
     """
     precisions = check_precisions(precisions)
+    if getattr(pipe, "vae", None) is not None:  # before any work, as the scheduler below
+        raise ValueError("this pipeline is a latent generator (it has a vae): the ONNX graphs, the Gradio demo's ONNX "
+                         "engine and the web client draw pixels, so it cannot be exported yet (docs/latent.md)")
     shift = _shift(pipe)  # before any work: a scheduler the clients cannot reproduce is refused
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,13 @@ PRESETS: dict[str, dict] = {
     # trained briefly on the same data (docs/guidance.md). 1.39 M params, 0.125 GFLOPs.
     "guide-u": dict(sample_size=64, patch_size=8, hidden_size=128, depth=4, num_heads=2, long_skip=True,
                     conv_out=True),
+    # tiny-u on the 16x16x4 latents of the ae-f4 autoencoder (cats.models.autoencoder) with patch 2: the same
+    # 64 tokens and width, so a step costs about what tiny-u's does; the latent experiment (docs/latent.md).
+    # 4.39 M params, 0.391 GFLOPs.
+    "latent-u": dict(sample_size=16, patch_size=2, in_channels=4, hidden_size=192, depth=6, num_heads=3,
+                     long_skip=True, conv_out=True),
+    # 8x8x4 latents of ae-micro (32 px images): unit tests of the latent path only. 0.18 M params, 0.003 GFLOPs.
+    "latent-micro": dict(sample_size=8, patch_size=2, in_channels=4, hidden_size=64, depth=2, num_heads=2),
 }
 DEFAULT_PREDICTION_TYPE = "x"  # large pixel patches: predicting x0 trains better than v (JiT)
 
@@ -207,9 +214,9 @@ class FinalLayer(nn.Module):
 # ---------------------------------------------------------------------------------------------------
 
 class CatDiT(ModelMixin, ConfigMixin):
-    """Class-conditional DiT on pixels. ``forward(sample, timestep, class_weights) -> v or x0``.
+    """Class-conditional DiT on pixels (or an autoencoder's latents). ``forward(sample, timestep, class_weights) -> v or x0``.
 
-    sample: (B, in_channels, sample_size, sample_size) in [-1, 1] (noised);
+    sample: (B, in_channels, sample_size, sample_size), pixels in [-1, 1] or unit-variance latents (noised);
     timestep: (B,) = 1000 * sigma; class_weights: (B, num_slots) float weights, or (B,) int labels
     in 0..12 (turned into one-hot; 12 = null). Returns (B, in_channels, sample_size, sample_size).
 
@@ -323,9 +330,9 @@ def measure(name: str) -> tuple[int, float]:
     from torch.utils.flop_counter import FlopCounterMode  # imported here: only the preset table counts FLOPs
 
     model = CatDiT(**get_preset(name)).eval()
-    size = model.config.sample_size
+    size, channels = model.config.sample_size, model.config.in_channels
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, 3, size, size), torch.zeros(1), torch.zeros(1, NUM_SLOTS))
+        model(torch.zeros(1, channels, size, size), torch.zeros(1), torch.zeros(1, NUM_SLOTS))
     # FlopCounterMode does not count CPU scaled_dot_product_attention: add QK^T and AV (2 * 2*T*T*D per block).
     tokens, cfg = model.grid ** 2, model.config
     attention = cfg.depth * 4 * tokens * tokens * cfg.hidden_size

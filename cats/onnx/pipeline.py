@@ -200,6 +200,11 @@ class OnnxCatsPipeline:
     def convert(array) -> np.ndarray:
         return np.asarray(array, dtype=np.float32)
 
+    @staticmethod
+    def encode(pixels: np.ndarray) -> np.ndarray:
+        """The exported graphs draw pixels: a restyled photo enters the sampler as it is."""
+        return pixels
+
     def step(self, weights: np.ndarray, call: Call):
         """(x, sigma, sigma_next) -> (x_next, pred_x0): one call of the mode's step graph (CFG inside the guided one)."""
         session = self.fast_session if call.mode == "fast" else self.generator_session

@@ -22,6 +22,8 @@ EPILOG = """examples:
   python -m cats.training generator --data hf:timm/oxford-iiit-pet --preset small --out runs/oxford-hub
   python -m cats.training.pairs --teacher synthcats --out runs/pairs --count 8192
   python -m cats.training fewstep --teacher synthcats --pairs runs/pairs --out runs/fast --minutes 20
+  python -m cats.training autoencoder --preset ae-f4 --out runs/ae --minutes 10
+  python -m cats.training generator --preset latent-u --vae runs/ae/autoencoder --out runs/latent --minutes 60
   accelerate launch --multi_gpu --num_processes 4 -m cats.training generator ...   (no code change)
 
 --resume continues from the newest complete checkpoint in --out (same step, LR, EMA, data order).
@@ -79,12 +81,13 @@ def _add_common(p: argparse.ArgumentParser, task: str, presets: Sequence[str]) -
 def build_parser() -> argparse.ArgumentParser:
     # imported here: the model modules load torch, and this module is imported by `modal run`'s local side,
     # which has no torch (cats.modal_jobs.job)
+    from cats.models.autoencoder import AUTOENCODER_PRESETS
     from cats.models.classifier import PRESETS as CLASSIFIER_PRESETS
     from cats.models.dit import PRESETS as DIT_PRESETS
 
     parser = argparse.ArgumentParser(prog="python -m cats.training", description="Train the tiny-cats generator (DiT, flow matching) or the breed classifier.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="task", required=True, metavar="{generator,classifier,fewstep}")
+    sub = parser.add_subparsers(dest="task", required=True, metavar="{generator,classifier,fewstep,autoencoder}")
     gen = sub.add_parser("generator", help="class-conditional DiT with flow matching", argument_default=argparse.SUPPRESS)
     _add_common(gen, "generator", list(DIT_PRESETS))
     gen.add_argument("--label-dropout", type=float,
@@ -100,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--init-from",
                      help="pipeline directory or bundled name to start from: its weights become the model and the EMA; "
                           "the optimizer and LR schedule start fresh (a run that continues on another machine)")
+    gen.add_argument("--vae",
+                     help="an autoencoder directory (python -m cats.training autoencoder ... writes RUN_DIR/autoencoder): "
+                          "the DiT learns and samples its scaled latents, the pipeline decodes once at the end; "
+                          "the preset must be of the latent size (e.g. latent-u)")
     gen.add_argument("--sample-every", type=int,
                      help=f"steps between sample grids in RUN_DIR/samples, 0 = only at the end {_default('generator', 'sample_every')}")
     gen.add_argument("--sample-steps", type=int, help="denoising steps of the sample grids (default: 20)")
@@ -118,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="backbone init: imagenet (download; random init with a warning when offline), none, or a "
                           "torchvision state-dict file (default: imagenet)")
     clf.add_argument("--attach-to", help="also save the classifier into this pipeline directory (its `classifier`)")
+    ae = sub.add_parser("autoencoder", help="the image autoencoder of a latent generator (docs/latent.md)",
+                        argument_default=argparse.SUPPRESS)
+    _add_common(ae, "autoencoder", list(AUTOENCODER_PRESETS))
     return parser
 
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-TASKS = ("generator", "classifier", "fewstep")
+TASKS = ("generator", "classifier", "fewstep", "autoencoder")
 MIXED_PRECISION = ("no", "bf16", "fp16")
 
 # Fields that define the model: a checkpoint whose values differ cannot be resumed into this run.
@@ -27,6 +27,9 @@ TASK_DEFAULTS: dict[str, dict] = {
     # few-step student (reflow on teacher pairs): starts from the teacher, so a short, gentle schedule
     "fewstep": dict(steps=2_000, batch_size=32, lr=1e-4, warmup=50, weight_decay=0.0, ema_decay=0.995,
                     label_dropout=0.0, sample_every=0, eval_every=250, adam_beta2=0.999),
+    # the autoencoder of a latent generator (cats.training.autoencoder_task, docs/latent.md)
+    "autoencoder": dict(steps=5_000, batch_size=32, lr=1e-3, warmup=100, weight_decay=0.0, ema_decay=0.999,
+                        label_dropout=0.0, sample_every=0, eval_every=500, adam_beta2=0.99),
 }
 
 
@@ -57,6 +60,7 @@ class TrainConfig:
     dispersive_weight: float = 0.0  # generator: weight of the dispersive loss (0 = off; see generator_task.py)
     dispersive_block: int | None = None  # generator: the block whose output it spreads (None: the last shallow one)
     init_from: str | None = None  # generator: start from a saved pipeline's weights (and EMA), fresh optimizer
+    vae: str | None = None  # generator: a trained autoencoder directory; the DiT learns its latents (docs/latent.md)
     image_size: int | None = None  # None: the preset's
     seed: int = 0
     checkpoint_every: int = 1000
@@ -191,7 +195,7 @@ def _validate(cfg: TrainConfig) -> None:
         raise ValueError("--teacher / --pairs are for the fewstep task (python -m cats.training fewstep ...)")
     if cfg.dispersive_weight < 0:
         raise ValueError(f"--dispersive-weight must be >= 0, got {cfg.dispersive_weight}")
-    if (cfg.dispersive_weight or cfg.dispersive_block is not None or cfg.init_from) and cfg.task != "generator":
-        raise ValueError("--dispersive-weight / --dispersive-block / --init-from are for the generator task")
+    if (cfg.dispersive_weight or cfg.dispersive_block is not None or cfg.init_from or cfg.vae) and cfg.task != "generator":
+        raise ValueError("--dispersive-weight / --dispersive-block / --init-from / --vae are for the generator task")
     if cfg.attach_to is not None and cfg.task != "classifier":
         raise ValueError("--attach-to is for the classifier: it saves the trained classifier into a pipeline directory")

@@ -1,18 +1,28 @@
-"""The generator task: flow-matching loss on the DiT, validation loss, sample grids, the final pipeline."""
+"""The generator task: flow-matching loss on the DiT, validation loss, sample grids, the final pipeline.
+
+With ``--vae DIR`` (a trained ``AutoencoderKL``, docs/latent.md) the DiT learns the autoencoder's
+scaled latents instead of pixels: the splits are encoded once at the start (each training image also
+flipped, so the flip augmentation picks between two exact latents), the loss, validation and EMA are
+unchanged, and the saved pipeline carries the autoencoder and decodes its samples.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from diffusers import AutoencoderKL
 from torchvision.utils import make_grid
 
 from cats.breeds import NUM_BREEDS
 from cats.flow import flow_matching_loss, labels_to_weights
+from cats.models.autoencoder import downsampling, is_fitted, to_latents
 from cats.models.dit import get_preset
 from cats.pipeline import CatsPipeline
 from cats.training.batches import IndexStream, load_split, random_hflip, seed_for, to_model_range
@@ -22,6 +32,9 @@ VAL_MAX_IMAGES = 1024  # validation loss over at most this many val images (fixe
 VAL_NOISE_SEED = 20240  # the same for every run and every evaluation, so val losses are comparable
 SAMPLE_COLUMNS = 4  # sample grid: one row per breed, this many fixed seeds per row
 SAMPLE_SEED = 0
+ENCODE_BATCH = 256  # images per autoencoder call when a latent run encodes its splits
+
+log = logging.getLogger("cats.train")
 
 
 def dispersive_loss(hidden: torch.Tensor) -> torch.Tensor:
@@ -54,19 +67,51 @@ class GeneratorTask:
 
     def __init__(self, config: TrainConfig, accelerator: Accelerator):
         preset = get_preset(config.preset)  # raises listing the valid names
-        size = preset["sample_size"]
+        self.accelerator = accelerator
+        self.device = accelerator.device
+        if config.vae is None and preset.get("in_channels", 3) != 3:
+            raise ValueError(f"preset {config.preset!r} draws {preset['in_channels']}-channel latents: pass --vae DIR "
+                             "(an autoencoder trained by python -m cats.training autoencoder)")
+        self.vae = None if config.vae is None else load_vae(config.vae, preset, config.preset, self.device)
+        size = preset["sample_size"] * (1 if self.vae is None else downsampling(self.vae))  # the images' side
         if config.image_size is not None and config.image_size != size:
             raise ValueError(f"--image-size {config.image_size} does not match generator preset {config.preset!r} "
                              f"({size} px); leave --image-size out or pick a preset of that size")
         self.config = replace(config, image_size=size, prediction_type=config.prediction_type or preset["prediction_type"])
-        self.accelerator = accelerator
-        self.device = accelerator.device
         self.train = load_split(self.config, "train", include_other=False, device=self.device)
         self.val = load_split(self.config, "val", include_other=False, device=self.device)
+        # what the DiT learns: the images in [-1, 1], or their latents (and the flipped images' latents)
+        self.train_x0, self.train_flipped, self.val_x0 = self._targets()
         self.stream = IndexStream(len(self.train), self.config.seed)
         self.images_per_micro_batch = self.config.batch_size
         self.pipe = None
         self.hidden: _BlockOutput | None = None
+
+    @torch.no_grad()
+    def _targets(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """(train latents, flipped train latents, val latents) of a latent run, encoded once; Nones for pixels."""
+        if self.vae is None:
+            return None, None, None
+        started = time.monotonic()
+
+        def encode(images: torch.Tensor) -> torch.Tensor:
+            return torch.cat([to_latents(self.vae, to_model_range(images[i:i + ENCODE_BATCH])).float()
+                              for i in range(0, len(images), ENCODE_BATCH)])  # (N, c, h, w)
+
+        out = encode(self.train.images), encode(self.train.images.flip(-1)), encode(self.val.images)
+        log.info("encoded %d training images (and their mirror images) and %d val images into %s latents in %.1f s",
+                 len(self.train), len(self.val), tuple(out[0].shape[1:]), time.monotonic() - started)
+        return out
+
+    def _batch_x0(self, idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The clean training targets of ``idx``, each mirrored with probability 1/2 (``random_hflip``'s draw)."""
+        if self.vae is None:
+            return to_model_range(random_hflip(self.train.images[idx], generator))  # (B, 3, H, W) in [-1, 1]
+        flip = (torch.rand(idx.shape[0], generator=generator) < 0.5).to(self.device)
+        return torch.where(flip[:, None, None, None], self.train_flipped[idx], self.train_x0[idx])  # (B, c, h, w)
+
+    def _val_x0(self, start: int, stop: int) -> torch.Tensor:
+        return to_model_range(self.val.images[start:stop]) if self.vae is None else self.val_x0[start:stop]
 
     def build_model(self) -> torch.nn.Module:
         cfg = self.config
@@ -96,7 +141,7 @@ class GeneratorTask:
         cfg, acc = self.config, self.accelerator
         idx = self.stream.batch(step, micro, cfg.grad_accum, cfg.batch_size, acc.process_index, acc.num_processes)
         idx = idx.to(self.device)
-        x0 = to_model_range(random_hflip(self.train.images[idx], generator))  # (B, 3, H, W) in [-1, 1]
+        x0 = self._batch_x0(idx, generator)  # (B, C, S, S): pixels in [-1, 1] or scaled latents
         weights = labels_to_weights(self.train.labels[idx])  # (B, 13) one-hot breeds
         loss = flow_matching_loss(model, x0, weights, cfg.prediction_type, generator=generator,
                                   logit_mean=cfg.logit_mean, logit_std=cfg.logit_std, label_dropout=cfg.label_dropout)
@@ -114,7 +159,7 @@ class GeneratorTask:
         for start in range(0, n, cfg.batch_size):
             stop = min(n, start + cfg.batch_size)
             generator = torch.Generator().manual_seed(seed_for(VAL_NOISE_SEED, start))
-            x0 = to_model_range(self.val.images[start:stop])
+            x0 = self._val_x0(start, stop)
             weights = labels_to_weights(self.val.labels[start:stop])
             with self.accelerator.autocast():
                 loss = flow_matching_loss(model, x0, weights, cfg.prediction_type, generator=generator,
@@ -123,7 +168,7 @@ class GeneratorTask:
         return {"loss": total / n}
 
     def _pipeline(self, model):
-        return CatsPipeline(transformer=model, scheduler=self.pipe.scheduler)
+        return CatsPipeline(transformer=model, scheduler=self.pipe.scheduler, vae=self.vae)
 
     @torch.no_grad()
     def sample(self, model) -> torch.Tensor:
@@ -144,3 +189,19 @@ class GeneratorTask:
         metrics = {"val_loss": val_metrics["loss"]}
         (Path(run_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         return metrics
+
+
+def load_vae(path: str, preset: dict, preset_name: str, device) -> AutoencoderKL:
+    """The frozen autoencoder of a latent run; its latent channels must be the preset's input channels."""
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"--vae {path!r}: no such directory (python -m cats.training autoencoder ... writes "
+                                "RUN_DIR/autoencoder)")
+    vae = AutoencoderKL.from_pretrained(path).to(device).eval().requires_grad_(False)
+    channels = preset.get("in_channels", 3)
+    if vae.config.latent_channels != channels:
+        raise ValueError(f"--vae {path!r} makes {vae.config.latent_channels}-channel latents but preset {preset_name!r} "
+                         f"draws {channels} channels; pick a latent preset (e.g. latent-u)")
+    if not is_fitted(vae):
+        raise ValueError(f"--vae {path!r} has no fitted latent scale (shift_factor None): train it with "
+                         "python -m cats.training autoencoder, which fits it (cats.models.autoencoder.fit_latent_scale)")
+    return vae

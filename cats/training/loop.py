@@ -77,6 +77,10 @@ def make_task(config: TrainConfig, accelerator: Accelerator) -> Task:
         from cats.training.fewstep_task import FewStepTask  # imported here: as GeneratorTask
 
         return FewStepTask(config, accelerator)
+    if config.task == "autoencoder":
+        from cats.training.autoencoder_task import AutoencoderTask  # imported here: as GeneratorTask
+
+        return AutoencoderTask(config, accelerator)
     from cats.training.classifier_task import ClassifierTask  # imported here: torchvision, for this task only
 
     return ClassifierTask(config, accelerator)

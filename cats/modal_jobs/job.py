@@ -83,7 +83,11 @@ def image_size_for(config) -> int:
         # imported here: Modal side only: `modal run` launches from a laptop without torch
         from cats.models.dit import get_preset
 
-        return get_preset(config.preset)["sample_size"]
+        preset = get_preset(config.preset)
+        if config.vae or preset.get("in_channels", 3) != 3:
+            raise ValueError(f"preset {config.preset!r} / --vae: a latent generator is not launched on Modal yet; "
+                             "train it with python -m cats.training generator --vae DIR (docs/latent.md)")
+        return preset["sample_size"]
     # imported here: Modal side only: `modal run` launches from a laptop without torch
     from cats.models.classifier import PRESETS
 

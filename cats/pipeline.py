@@ -190,8 +190,9 @@ class CatsPipeline(DiffusionPipeline):
 
         seed: the shared seeded noise (``cats.noise``: the same cat as the ONNX pipeline and the web
         client for that seed); else ``torch.randn(..., generator=generator)``; latents: the noise itself
-        (B, *pipe.sample_shape): pixels (B, 3, S, S), or the autoencoder's latents for a pipeline with a vae. callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) runs
-        after each step; a returned dict with "latents" replaces the current sample.
+        (B, *pipe.sample_shape): pixels (B, 3, S, S), or the autoencoder's latents for a pipeline with a vae.
+        callback_on_step_end(pipe, step_index, sigma, {"latents": x, "pred_x0": x0}) runs after each step
+        (latents in a pipeline with a vae); a returned dict with "latents" replaces the current sample.
         """
         return ImagePipelineOutput(images=sampling.generate(
             self, breed, num_inference_steps, guidance_scale, sampler, output_type, batch=num_images_per_prompt,
